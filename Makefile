@@ -1,0 +1,81 @@
+# TDA Platform — every target installs what it needs first, so `make demo` and
+# `make test` work on a fresh machine with nothing else run before them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+INSTALLED := $(VENV)/.installed
+NATIVE_STAMP := $(VENV)/.native
+NATIVE_SOURCES := $(shell find native -type f \( -name '*.cpp' -o -name '*.hpp' -o -name 'CMakeLists.txt' \) 2>/dev/null)
+BUILD_LOCK := /tmp/tda-native-build.lock
+PYTEST := $(PY) -m pytest
+CTEST_BUILD := build/ctest
+
+.PHONY: setup native binaries test test-unit test-native test-integration ctest demo dev down crds lint \
+        bench bench-core bench-operator images kind-up clean
+
+setup: $(INSTALLED) $(NATIVE_STAMP) binaries
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $@ $(NATIVE_STAMP)
+
+# Rebuild the C++ extension in place when its sources change.
+$(NATIVE_STAMP): $(INSTALLED) $(NATIVE_SOURCES)
+	flock $(BUILD_LOCK) $(PIP) install -q --no-build-isolation --no-deps -e .
+	touch $@
+
+native: $(NATIVE_STAMP)
+
+# Control-plane binaries (etcd, kube-*, kubectl, helm): built once from Go modules, cached per version.
+binaries: $(INSTALLED)
+	$(PY) -m tda_dev.cli binaries
+
+ctest: $(INSTALLED)
+	cmake -S native -B $(CTEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTDA_BUILD_TESTS=ON >/dev/null
+	cmake --build $(CTEST_BUILD) -j2
+	ctest --test-dir $(CTEST_BUILD) --output-on-failure
+
+test: setup ctest
+	$(PYTEST) -m "unit or native" tests
+	$(PYTEST) -m "integration or e2e" tests
+
+test-unit: $(INSTALLED) $(NATIVE_STAMP)
+	$(PYTEST) -m unit tests
+
+test-native: $(INSTALLED) $(NATIVE_STAMP)
+	$(PYTEST) -m native tests
+
+test-integration: setup
+	$(PYTEST) -m "integration or e2e" tests
+
+demo: setup
+	$(PY) -m tda_dev.cli demo
+
+dev: setup
+	$(PY) -m tda_dev.cli up
+	@$(PY) -m tda_dev.cli env
+
+down: $(INSTALLED)
+	$(PY) -m tda_dev.cli down
+
+crds: $(INSTALLED)
+	$(PY) -m tda_operator.crd
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check native/python operator api streaming dev tests bench
+	$(VENV)/bin/mypy native/python/tda_core operator/tda_operator api/tda_api streaming/tda_stream dev/tda_dev
+
+bench: bench-core bench-operator
+
+bench-core: $(INSTALLED) $(NATIVE_STAMP)
+	$(PY) bench/bench_core.py
+
+bench-operator: setup
+	$(PY) bench/bench_operator.py
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,1 @@
+"""The TDA Platform REST facade (FastAPI)."""

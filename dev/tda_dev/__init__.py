@@ -1,0 +1,1 @@
+"""The local platform: a real Kubernetes control plane on loopback, without Docker."""

@@ -1,0 +1,6 @@
+#pragma once
+#include <string_view>
+
+namespace tda {
+std::string_view core_name() noexcept;
+}  // namespace tda

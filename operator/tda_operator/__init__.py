@@ -1,0 +1,1 @@
+"""The TDA Platform Kubernetes operator (kopf)."""

@@ -1,0 +1,1 @@
+"""PyFlink job: Kafka -> sliding windows -> tda_core -> Kafka."""
