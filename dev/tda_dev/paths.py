@@ -29,14 +29,6 @@ def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / "tda-platform"
 
 
-def pki_dir() -> Path:
-    return state_dir() / "pki"
-
-
-def logs_dir() -> Path:
-    return state_dir() / "logs"
-
-
 def kubeconfig_path() -> Path:
     return state_dir() / "kubeconfig"
 

@@ -1,5 +1,48 @@
+// Binding of the cubical persistence engine: converts the array, releases the GIL.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
 #include "bindings.hpp"
+#include "diagram_array.hpp"
+#include "tda/cubical.hpp"
+
+namespace py = pybind11;
 
 namespace tda::py {
-void bind_cubical(pybind11::module_& /*m*/) {}
+namespace {
+
+cubical::Construction parse_construction(const std::string& name) {
+  if (name == "V") return cubical::Construction::Vertex;
+  if (name == "T") return cubical::Construction::Top;
+  throw pybind11::value_error("construction: must be \"V\" (pixels as vertices) or \"T\" (pixels as top cells), got \"" +
+                              name + "\"");
+}
+
+pybind11::list cubical_persistence(const pybind11::array_t<double, pybind11::array::c_style | pybind11::array::forcecast>& array,
+                                   int max_dim, const std::string& construction) {
+  const auto kind = parse_construction(construction);
+  std::vector<std::size_t> shape(array.shape(), array.shape() + array.ndim());
+  std::span<const double> values(array.data(), static_cast<std::size_t>(array.size()));
+  cubical::Diagrams diagrams;
+  {
+    pybind11::gil_scoped_release release;
+    diagrams = cubical::persistence(values, shape, kind, max_dim);
+  }
+  pybind11::list out;
+  for (const auto& dgm : diagrams) out.append(intervals_to_array(dgm));
+  return out;
+}
+
+}  // namespace
+
+void bind_cubical(pybind11::module_& m) {
+  m.def("cubical_persistence", &cubical_persistence, pybind11::arg("array"), pybind11::arg("max_dim"),
+        pybind11::arg("construction") = "V",
+        "Persistence diagrams of the cubical filtration of a 1-D..4-D float64 array (no validation "
+        "beyond the engine's; use tda_core.cubical_persistence).");
+}
+
 }  // namespace tda::py

@@ -1,10 +1,68 @@
-"""`tda-operator`: run the kopf operator that reconciles TDAJob and TDAStream."""
+"""`tda-operator`: run the kopf operator that reconciles TDAJob and TDAStream, or write its CRDs."""
+
+from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from . import handlers, metrics  # noqa: F401 - importing handlers registers them with kopf
+
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    metrics.serve(args.metrics_port)
+    namespaces = args.namespace or [ns for ns in os.environ.get("TDA_OPERATOR_NAMESPACES", "").split(",") if ns]
+    clusterwide = args.all_namespaces or not namespaces
+    print(
+        f"tda-operator: watching {'all namespaces' if clusterwide else ', '.join(namespaces)}; "
+        f"metrics on :{args.metrics_port}/metrics",
+        file=sys.stderr,
+        flush=True,
+    )
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
+    kopf.run(
+        clusterwide=clusterwide,
+        namespaces=[] if clusterwide else namespaces,
+        liveness_endpoint=args.liveness,
+    )
+    return 0
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from . import crd
+
+    for path in crd.write([args.out]):
+        print(path)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tda-operator", description=__doc__)
-    parser.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
-    parser.parse_args(argv)
-    return 0
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run the operator (the default)")
+    run.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
+    run.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace (default)")
+    run.add_argument("--metrics-port", type=int, default=int(os.environ.get("TDA_OPERATOR_METRICS_PORT", "8080")),
+                     help="port of /metrics and /healthz (default 8080)")
+    run.add_argument("--liveness", default=os.environ.get("TDA_OPERATOR_LIVENESS"),
+                     help="kopf liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
+    run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster or $KUBECONFIG)")
+    run.add_argument("--verbose", "-v", action="store_true", help="log every handler step")
+    crds = commands.add_parser("crds", help="write the CRD YAML generated from the models")
+    crds.add_argument("--out", type=Path, default=Path("crds"), help="output directory (default crds/)")
+    args = parser.parse_args(argv)
+    if args.command == "crds":
+        return _crds(args)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return _run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

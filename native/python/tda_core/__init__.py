@@ -1,5 +1,29 @@
 """tda_core: persistent homology and diagram tools backed by a C++ core."""
 
 from ._core import __version__
+from .cubical import cubical_persistence
+from .distances import bottleneck, wasserstein
+from .embedding import delay_embedding
+from .rips import estimate_rips, rips_persistence
+from .vectorize import (
+    betti_curve,
+    persistence_image,
+    persistence_landscape,
+    persistent_entropy,
+    total_persistence,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "betti_curve",
+    "bottleneck",
+    "cubical_persistence",
+    "delay_embedding",
+    "estimate_rips",
+    "persistence_image",
+    "persistence_landscape",
+    "persistent_entropy",
+    "rips_persistence",
+    "total_persistence",
+    "wasserstein",
+]

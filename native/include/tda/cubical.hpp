@@ -1,0 +1,38 @@
+// Persistent homology of cubical complexes built on 2-D .. 4-D grids.
+//
+// Two filtrations of the same grid are supported:
+//   * Vertex ("V", lower-star): array entries are the vertices of the complex and
+//     every cube takes the maximum of its vertices.
+//   * Top   ("T"): array entries are the top-dimensional cubes and every face
+//     takes the minimum of the top cubes containing it.
+// Coefficients are in Z/2. The diagram of dimension k lists (birth, death) pairs
+// with death > birth; the single essential class (dimension 0) dies at +inf.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace tda::cubical {
+
+enum class Construction { Vertex, Top };
+
+struct Interval {
+  double birth;
+  double death;
+};
+
+using Diagram = std::vector<Interval>;
+using Diagrams = std::vector<Diagram>;  // index = homology dimension
+
+inline constexpr std::size_t kMaxGridDim = 4;
+
+// values: row-major (C order) array of the given shape (1 <= shape.size() <= 4,
+// every extent >= 1, no NaN). Returns max_dim + 1 diagrams (dimension 0 first);
+// dimensions >= the grid dimension are empty. Throws std::invalid_argument on bad input.
+Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
+                     Construction construction, int max_dim);
+
+}  // namespace tda::cubical

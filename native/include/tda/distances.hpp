@@ -1,0 +1,42 @@
+// Distances between persistence diagrams with the L-infinity ground metric.
+//
+// A matching pairs points of one diagram with points of the other or with the
+// diagonal; the cost of a pair is the L-infinity distance between the points and
+// the cost of sending (b, d) to the diagonal is |d - b| / 2.
+//   bottleneck:  min over matchings of the largest cost;
+//   wasserstein: min over matchings of (sum of cost^p)^(1/p).
+// Points with an infinite coordinate are matched only among themselves, by kind
+// ((b, +inf), (-inf, d), ...) and along their finite coordinate; if two diagrams
+// hold a different number of points of one kind the distance is +inf. Points on
+// the diagonal (b == d) do not contribute.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace tda::distances {
+
+struct Point {
+  double birth;
+  double death;
+};
+
+using Diagram = std::span<const Point>;
+
+// Exact when delta == 0; otherwise a value in [d, (1 + delta) d].
+double bottleneck(Diagram a, Diagram b, double delta = 0.0);
+
+// order >= 1. Exact (Hungarian method) when delta == 0 or the diagrams are small;
+// otherwise an auction with epsilon-scaling stopped once its dual bound certifies
+// a value in [d, (1 + delta) d].
+double wasserstein(Diagram a, Diagram b, double order = 1.0, double delta = 0.01);
+
+// Statistics of the last wasserstein call on this thread (for tests and tuning).
+struct AuctionStats {
+  std::uint64_t bids = 0;
+  int phases = 0;
+  bool exact = false;
+};
+AuctionStats last_wasserstein_stats();
+
+}  // namespace tda::distances

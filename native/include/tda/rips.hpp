@@ -1,0 +1,58 @@
+// Vietoris–Rips persistent homology: public entry points of the core.
+//
+// Persistent cohomology with clearing, implicit coboundaries through the
+// combinatorial number system, apparent and emergent pairs, union–find in
+// dimension 0. Diagrams follow the reference conventions: pairs with
+// death == birth are omitted, essential classes die at +infinity.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tda/rips/distance.hpp"
+#include "tda/rips/types.hpp"
+
+namespace tda::rips {
+
+struct Options {
+  Dimension max_dim = 1;
+  // Simplices with diameter above the threshold are left out. Infinity means
+  // "no threshold": the enclosing radius is used instead, which leaves the
+  // diagrams unchanged (the complex above it is a cone).
+  Value threshold = kInfinity;
+  Coefficient modulus = 2;
+  int n_threads = 1;
+  const std::atomic<bool>* cancel = nullptr;  // polled; raises Cancelled when set
+};
+
+using Diagrams = std::vector<Diagram>;  // index = homological dimension
+
+// Point cloud, row-major n x dim.
+Diagrams persistence_from_points(const double* points, std::size_t n, std::size_t dim, Metric metric,
+                                 const Options& options);
+// Full square matrix, row-major; the upper triangle is read. A nonzero diagonal
+// gives vertex births and, as in the reference, turns zero off-diagonal entries
+// into absent edges.
+Diagrams persistence_from_dense(const double* matrix, std::size_t n, const Options& options);
+// Coordinate list; entries with row < col are edges, row == col vertex births,
+// row > col ignored (the matrix is read as upper triangular). Absent = +infinity.
+Diagrams persistence_from_sparse(const std::int64_t* rows, const std::int64_t* cols, const double* values,
+                                 std::size_t nnz, std::size_t n, const Options& options);
+
+Diagrams persistence(const DistanceMatrix& distances, const Options& options);
+Diagrams persistence(const NeighbourGraph& graph, const Options& options);
+
+// Upper bounds for planning: simplices per dimension 0..max_dim+1 and bytes.
+struct Estimate {
+  std::vector<double> simplices;  // per dimension, 0..max_dim+1
+  double edges = 0;
+  double bytes = 0;
+  bool dense = true;  // whether the dense representation would be used
+};
+// Without point coordinates: every pair is assumed to be an edge.
+Estimate estimate(std::size_t n, Dimension max_dim);
+// With the number of edges and the vertex degrees under the threshold known.
+Estimate estimate(std::size_t n, Dimension max_dim, const std::vector<std::size_t>& degrees);
+
+}  // namespace tda::rips

@@ -1,0 +1,50 @@
+// Vocabulary types of the Vietoris–Rips core.
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+namespace tda::rips {
+
+// Filtration values are single precision, as in the reference implementations:
+// diagrams agree with them bit for bit when the input distances agree.
+using Value = float;
+using VertexIndex = std::int32_t;
+// Rank of a simplex in the combinatorial number system (colexicographic order).
+using SimplexIndex = std::int64_t;
+using Coefficient = std::uint32_t;
+using Dimension = std::int32_t;
+
+inline constexpr Value kInfinity = std::numeric_limits<Value>::infinity();
+inline constexpr SimplexIndex kNoSimplex = -1;
+
+enum class Metric { euclidean, manhattan, chebyshev, cosine };
+
+struct PersistencePair {
+  Value birth;
+  Value death;  // kInfinity for essential classes
+};
+using Diagram = std::vector<PersistencePair>;
+
+// Raised from the computation when the caller's cancel flag is set.
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("computation cancelled") {}
+};
+
+// A simplex (or cofacet) with its filtration value and field coefficient.
+struct Entry {
+  SimplexIndex index;
+  Value diameter;
+  Coefficient coefficient;
+};
+
+// Total order of same-dimensional simplices in the filtration: by diameter,
+// ties broken by decreasing colexicographic rank (the convention that makes
+// apparent pairs of the reference implementations coincide with ours).
+constexpr bool earlier(const Entry& a, const Entry& b) noexcept {
+  return a.diameter < b.diameter || (a.diameter == b.diameter && a.index > b.index);
+}
+
+}  // namespace tda::rips

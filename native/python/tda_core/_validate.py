@@ -1,0 +1,38 @@
+"""Input checks shared by the diagram tools: clear ValueErrors naming the parameter."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def diagram(value: object, name: str, allow_inf: bool = True) -> np.ndarray:
+    """A persistence diagram as a C-contiguous float64 (n, 2) array (empty input -> (0, 2))."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: must be an (n, 2) array of (birth, death) pairs ({exc})") from None
+    if arr.size == 0:
+        return np.empty((0, 2), dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{name}: must be an (n, 2) array of (birth, death) pairs, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name}: contains NaN")
+    if not allow_inf and np.isinf(arr).any():
+        raise ValueError(f"{name}: contains infinite values")
+    return np.ascontiguousarray(arr)
+
+
+def real(value: object, name: str, minimum: float | None = None, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name}: must be a finite number, got {value!r}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ValueError(f"{name}: must be {'>' if strict else '>='} {minimum}, got {value!r}")
+    return float(value)
+
+
+def integer(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)

@@ -1,0 +1,6 @@
+from numpy.typing import ArrayLike
+
+__all__ = ["bottleneck", "wasserstein"]
+
+def bottleneck(d1: ArrayLike, d2: ArrayLike, delta: float = 0.0) -> float: ...
+def wasserstein(d1: ArrayLike, d2: ArrayLike, p: float = 1.0, delta: float = 0.01) -> float: ...

@@ -1,0 +1,205 @@
+"""Vietoris–Rips persistent homology (C++ core).
+
+Diagrams agree with ripser.py for the same arguments: filtration values are
+single precision (as in ripser.py), pairs with zero persistence are omitted,
+essential classes die at ``inf``. Distances of point clouds are computed in
+double precision in C++ and rounded once to float32; ripser.py computes them
+with scikit-learn, whose Euclidean formula can differ in the last bits, so
+point-cloud diagrams agree up to float32 rounding (relative ~1e-6).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["rips_persistence", "estimate_rips", "METRICS"]
+
+METRICS = ("euclidean", "manhattan", "chebyshev", "cosine")
+_METRIC_ALIASES = {"cityblock": "manhattan", "l1": "manhattan", "precomputed": "precomputed"}
+
+
+def _is_prime(p: int) -> bool:
+    if p < 2:
+        return False
+    return all(p % d for d in range(2, math.isqrt(p) + 1))
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_threshold(threshold: Any) -> float:
+    if threshold is None:
+        return math.inf
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ValueError(f"threshold must be a number or None, got {threshold!r}")
+    value = float(threshold)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"threshold must be >= 0 (or None for no threshold), got {threshold!r}")
+    return value
+
+
+def _check_coeff(coeff: Any) -> int:
+    if isinstance(coeff, bool) or not isinstance(coeff, numbers.Integral):
+        raise ValueError(f"coeff must be a prime integer, got {coeff!r}")
+    if coeff > 2**31 - 1 or not _is_prime(int(coeff)):
+        raise ValueError(f"coeff must be a prime (the field Z/p), got {coeff}")
+    return int(coeff)
+
+
+def _check_metric(metric: Any) -> str:
+    if not isinstance(metric, str):
+        raise ValueError(f"metric must be a string, one of {METRICS + ('precomputed',)}, got {metric!r}")
+    name = _METRIC_ALIASES.get(metric.lower(), metric.lower())
+    if name not in METRICS and name != "precomputed":
+        raise ValueError(f"metric must be one of {METRICS + ('precomputed',)}, got {metric!r}")
+    return name
+
+
+def _as_real_array(X: Any, name: str = "X") -> np.ndarray:
+    if isinstance(X, np.ndarray):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name} must have a real numeric dtype (integer or float), got {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (points x coordinates, or a square matrix), got {arr.ndim}-D")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _sparse_module() -> Any:
+    try:
+        from scipy import sparse
+    except ImportError:  # scipy is a dependency; keep the dense path usable without it
+        return None
+    return sparse
+
+
+def _prepare_sparse(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    if X.ndim != 2 or X.shape[0] != X.shape[1]:
+        raise ValueError(f"X must be a square distance matrix, got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X must not be empty")
+    if X.dtype == bool or not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
+        raise ValueError(f"X must have a real numeric dtype, got {X.dtype}")
+    coo = X.tocoo(copy=True)
+    coo.sum_duplicates()
+    values = np.ascontiguousarray(coo.data, dtype=np.float64)
+    if np.isnan(values).any():
+        raise ValueError("X must not contain NaN distances")
+    if (values < 0).any():
+        raise ValueError("X must not contain negative distances")
+    rows = np.ascontiguousarray(coo.row, dtype=np.int64)
+    cols = np.ascontiguousarray(coo.col, dtype=np.int64)
+    return rows, cols, values, int(X.shape[0])
+
+
+def _check_dense_matrix(D: np.ndarray) -> None:
+    if D.shape[0] != D.shape[1]:
+        raise ValueError(f"X must be a square distance matrix when distance_matrix=True, got shape {D.shape}")
+    if np.isnan(D).any():
+        raise ValueError("X must not contain NaN distances")
+    if (D < 0).any():
+        raise ValueError("X must not contain negative distances")
+    if not np.array_equal(D, D.T):
+        raise ValueError("X must be a symmetric distance matrix (X == X.T)")
+
+
+def rips_persistence(
+    X: Any,
+    max_dim: int = 1,
+    threshold: float | None = None,
+    coeff: int = 2,
+    metric: str = "euclidean",
+    distance_matrix: bool = False,
+    n_threads: int = 1,
+) -> list[np.ndarray]:
+    """Persistence diagrams of the Vietoris–Rips filtration.
+
+    Parameters
+    ----------
+    X: point cloud (n x d), or with ``distance_matrix=True`` a square distance
+        matrix (dense, or scipy.sparse where absent entries are +inf and the
+        diagonal gives vertex birth times).
+    max_dim: largest homological dimension computed.
+    threshold: largest diameter of a simplex; ``None`` keeps every simplex
+        (the enclosing radius is used internally, which changes nothing).
+    coeff: prime p of the coefficient field Z/p.
+    metric: "euclidean", "manhattan", "chebyshev", "cosine", or "precomputed"
+        (same as ``distance_matrix=True``).
+    n_threads: worker threads (results do not depend on it).
+
+    Returns a list of ``max_dim + 1`` float64 arrays of shape (k, 2) with
+    (birth, death) rows, dimension 0 first; ``death == inf`` for essential classes.
+    """
+    max_dim = _check_int("max_dim", max_dim, 0)
+    n_threads = _check_int("n_threads", n_threads, 1)
+    thresh = _check_threshold(threshold)
+    coeff = _check_coeff(coeff)
+    metric = _check_metric(metric)
+    if not isinstance(distance_matrix, bool | np.bool_):
+        raise ValueError(f"distance_matrix must be a bool, got {distance_matrix!r}")
+    precomputed = bool(distance_matrix) or metric == "precomputed"
+
+    sparse = _sparse_module()
+    if sparse is not None and sparse.issparse(X):
+        if not precomputed:
+            raise ValueError("X is a sparse matrix: pass distance_matrix=True (or metric='precomputed')")
+        rows, cols, values, n = _prepare_sparse(X)
+        return _core._rips_sparse(rows, cols, values, n, max_dim, thresh, coeff, n_threads)
+
+    arr = _as_real_array(X)
+    if precomputed:
+        _check_dense_matrix(arr)
+        return _core._rips_dense(arr, max_dim, thresh, coeff, n_threads)
+    if not np.isfinite(arr).all():
+        raise ValueError("X must contain only finite coordinates (found NaN or inf)")
+    return _core._rips_points(arr, metric, max_dim, thresh, coeff, n_threads)
+
+
+def estimate_rips(
+    n_points_or_X: Any, max_dim: int, threshold: float | None = None, metric: str = "euclidean"
+) -> dict[str, Any]:
+    """Upper bounds on the size of a Rips computation, before running it.
+
+    ``n_points_or_X`` is a number of points (every pair is then assumed to be an
+    edge) or a point cloud, in which case the edges under ``threshold`` are
+    counted and the Kruskal–Katona and degree bounds limit the cliques.
+
+    Returns ``{"simplices": [per dimension 0..max_dim+1], "total_simplices",
+    "edges", "bytes", "dense"}``; ``bytes`` bounds the core's working memory
+    apart from the fill-in of its reduction matrix.
+    """
+    max_dim = _check_int("max_dim", max_dim, 0)
+    thresh = _check_threshold(threshold)
+    metric = _check_metric(metric)
+    if isinstance(n_points_or_X, numbers.Integral) and not isinstance(n_points_or_X, bool):
+        n = _check_int("n_points_or_X", n_points_or_X, 1)
+        result = dict(_core._estimate_rips_complete(n, max_dim))
+    else:
+        arr = _as_real_array(n_points_or_X, "n_points_or_X")
+        if not np.isfinite(arr).all():
+            raise ValueError("n_points_or_X must contain only finite coordinates")
+        if math.isinf(thresh) or metric == "precomputed":
+            result = dict(_core._estimate_rips_complete(arr.shape[0], max_dim))
+        else:
+            degrees = _core._rips_degrees(arr, metric, thresh)
+            result = dict(_core._estimate_rips_degrees(degrees, max_dim))
+    result["total_simplices"] = float(sum(result["simplices"]))
+    return result

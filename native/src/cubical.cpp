@@ -1,0 +1,417 @@
+// Cubical persistence on an implicit grid.
+//
+// Cells live in the Khalimsky grid: a cube of the complex has one coordinate per
+// axis, odd where the cube extends along that axis and even where it is
+// degenerate, so its dimension is the number of odd coordinates and its facets
+// are the cells one step away along an odd axis. Nothing but per-cell filtration
+// ranks and one link array is stored.
+//
+// The filtration is totally ordered by key = (rank of value, linear index), with
+// faces before cofaces on ties (a face never has a larger value and has a smaller
+// dimension). The diagram is computed as in Kaji, Sudo, Ahara (CubicalRipser):
+//   * dimension 0: union-find over the edges in increasing order (elder rule);
+//   * dimension d-1: union-find over the top cubes in decreasing order, with the
+//     outside of the grid as an extra node (Alexander duality): merging two dual
+//     components at a (d-1)-cell kills the younger one, the class born at that
+//     cell dies at the component's latest cube;
+//   * dimensions 1 .. d-2: reduction of the boundary matrix in increasing order,
+//     top-down with clearing (Chen, Kerber: a cell that is the birth of a pair one
+//     dimension up has a zero column and is skipped).
+#include "tda/cubical.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <queue>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace tda::cubical {
+namespace {
+
+using Index = std::uint32_t;  // linear index of a cell in the Khalimsky grid
+using Rank = std::uint32_t;   // position of a cell's value among the distinct input values
+using Key = std::uint64_t;    // (rank << 32) | index: the filtration order within one dimension
+using AxisMask = std::uint8_t;
+
+constexpr Index kNone = std::numeric_limits<Index>::max();
+constexpr Key kInfiniteKey = std::numeric_limits<Key>::max();
+constexpr int kAxes = static_cast<int>(kMaxGridDim);
+
+// The grid is padded with leading axes of extent 1 so loops are always 4-deep.
+class CellGrid {
+ public:
+  CellGrid(std::span<const std::size_t> shape, Construction construction) : construction_(construction) {
+    dim_ = static_cast<int>(shape.size());
+    const int pad = kAxes - dim_;
+    std::uint64_t total = 1;
+    for (int a = 0; a < kAxes; ++a) {
+      const std::uint64_t n = a < pad ? 1 : shape[a - pad];
+      const std::uint64_t ext = a < pad ? 1 : (construction == Construction::Vertex ? 2 * n - 1 : 2 * n + 1);
+      extent_[a] = static_cast<Index>(ext);
+      total *= ext;
+      if (total >= kNone) throw std::invalid_argument("array: too many cells for the cubical engine");
+    }
+    size_ = static_cast<Index>(total);
+    stride_[kAxes - 1] = 1;
+    for (int a = kAxes - 2; a >= 0; --a) stride_[a] = stride_[a + 1] * extent_[a + 1];
+  }
+
+  int dim() const { return dim_; }
+  Index size() const { return size_; }
+  Index extent(int a) const { return extent_[a]; }
+  Index stride(int a) const { return stride_[a]; }
+  bool vertex_construction() const { return construction_ == Construction::Vertex; }
+
+  // Visits the cells of dimension k in increasing linear index: f(index, coords).
+  template <class F>
+  void for_each_cell(int k, F&& f) const {
+    std::array<Index, kAxes> c{};
+    for (c[0] = 0; c[0] < extent_[0]; ++c[0]) {
+      const int o0 = c[0] & 1;
+      for (c[1] = 0; c[1] < extent_[1]; ++c[1]) {
+        const int o1 = o0 + (c[1] & 1);
+        for (c[2] = 0; c[2] < extent_[2]; ++c[2]) {
+          const int need = k - o1 - static_cast<int>(c[2] & 1);
+          if (need != 0 && need != 1) continue;
+          const Index base = c[0] * stride_[0] + c[1] * stride_[1] + c[2] * stride_[2];
+          for (c[3] = static_cast<Index>(need); c[3] < extent_[3]; c[3] += 2) f(base + c[3], c);
+        }
+      }
+    }
+  }
+
+  // Axes along which the cell at idx extends (odd coordinates). Slow path only.
+  AxisMask odd_axes(Index idx) const {
+    AxisMask m = 0;
+    for (int a = 0; a < kAxes; ++a)
+      if ((idx / stride_[a]) % extent_[a] & 1) m |= AxisMask(1u << a);
+    return m;
+  }
+
+  static AxisMask odd_axes(const std::array<Index, kAxes>& c) {
+    AxisMask m = 0;
+    for (int a = 0; a < kAxes; ++a)
+      if (c[a] & 1) m |= AxisMask(1u << a);
+    return m;
+  }
+
+ private:
+  Construction construction_;
+  int dim_ = 0;
+  std::array<Index, kAxes> extent_{};
+  std::array<Index, kAxes> stride_{};
+  Index size_ = 0;
+};
+
+// Cells of one dimension in filtration order, with their odd-axis masks.
+struct SortedCells {
+  std::vector<Index> index;
+  std::vector<AxisMask> axes;
+};
+
+class CubicalPersistence {
+ public:
+  CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
+                     Construction construction)
+      : grid_(shape, construction) {
+    rank_values(values);
+    fill_cell_ranks(shape);
+  }
+
+  Diagrams run(int max_dim) {
+    const int d = grid_.dim();
+    Diagrams out(static_cast<std::size_t>(std::max(max_dim, 0)) + 1);
+    link_.assign(static_cast<std::size_t>(grid_.size()) + 1, kNone);
+    dimension_zero(out[0]);
+    if (max_dim >= 1 && d >= 2) {
+      Diagram top;
+      dual_top(top);
+      if (d - 1 <= max_dim) out[d - 1] = std::move(top);
+      for (int k = d - 2; k >= 1; --k) {
+        Diagram mid;
+        reduce(k, mid);
+        if (k <= max_dim) out[k] = std::move(mid);
+      }
+    }
+    return out;
+  }
+
+ private:
+  Key key(Index idx) const { return (Key(rank_[idx]) << 32) | idx; }
+  double value(Index idx) const { return levels_[rank_[idx]]; }
+
+  void emit(Diagram& dgm, Index birth_cell, Index death_cell) const {
+    if (rank_[birth_cell] != rank_[death_cell]) dgm.push_back({value(birth_cell), value(death_cell)});
+  }
+
+  // Distinct input values in increasing order, and the rank of every input entry.
+  // LSD radix sort on the order-preserving integer image of the doubles.
+  void rank_values(std::span<const double> values) {
+    const std::size_t n = values.size();
+    std::vector<std::uint64_t> bits(n), bits_tmp(n);
+    std::vector<Index> order(n), order_tmp(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t b = std::bit_cast<std::uint64_t>(values[i] + 0.0);  // -0.0 -> +0.0
+      bits[i] = (b >> 63) ? ~b : b | (std::uint64_t{1} << 63);
+      order[i] = static_cast<Index>(i);
+    }
+    constexpr int kDigitBits = 16;
+    std::vector<std::size_t> count(std::size_t{1} << kDigitBits);
+    for (int shift = 0; shift < 64; shift += kDigitBits) {
+      std::fill(count.begin(), count.end(), 0);
+      for (std::uint64_t b : bits) ++count[(b >> shift) & 0xffff];
+      if (count[(bits[0] >> shift) & 0xffff] == n) continue;  // digit constant: pass is a no-op
+      std::size_t sum = 0;
+      for (auto& c : count) sum += std::exchange(c, sum);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t pos = count[(bits[i] >> shift) & 0xffff]++;
+        bits_tmp[pos] = bits[i];
+        order_tmp[pos] = order[i];
+      }
+      bits.swap(bits_tmp);
+      order.swap(order_tmp);
+    }
+    bits_tmp = {};
+    input_rank_.resize(n);
+    levels_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i == 0 || bits[i] != bits[i - 1]) levels_.push_back(values[order[i]] + 0.0);
+      input_rank_[order[i]] = static_cast<Rank>(levels_.size() - 1);
+    }
+  }
+
+  // Ranks of all cells: the input sits on the vertices (even coordinates) or the
+  // top cubes (odd coordinates); one pass per axis propagates max (V) or min (T),
+  // which gives every cell the max over its vertices / min over its top cofaces.
+  void fill_cell_ranks(std::span<const std::size_t> shape) {
+    const bool vc = grid_.vertex_construction();
+    rank_.assign(grid_.size(), 0);
+    {
+      const int pad = kAxes - grid_.dim();
+      std::array<std::size_t, kAxes> n{};
+      for (int a = 0; a < kAxes; ++a) n[a] = a < pad ? 1 : shape[a - pad];
+      const Index off = vc ? 0 : 1;
+      std::size_t p = 0;
+      for (std::size_t i0 = 0; i0 < n[0]; ++i0)
+        for (std::size_t i1 = 0; i1 < n[1]; ++i1)
+          for (std::size_t i2 = 0; i2 < n[2]; ++i2) {
+            auto at = [&](std::size_t i, int a) {
+              return (a < pad ? 0 : static_cast<Index>(2 * i + off)) * grid_.stride(a);
+            };
+            const Index base = at(i0, 0) + at(i1, 1) + at(i2, 2);
+            const Index s3 = 2 * grid_.stride(3);
+            const Index first = base + (3 < pad ? 0 : off);
+            for (std::size_t i3 = 0; i3 < n[3]; ++i3) rank_[first + static_cast<Index>(i3) * s3] = input_rank_[p++];
+          }
+    }
+    input_rank_ = {};
+    const int pad = kAxes - grid_.dim();
+    for (int a = pad; a < kAxes; ++a) {
+      std::array<Index, kAxes> start{}, step{};
+      for (int b = 0; b < kAxes; ++b) {
+        if (b < a) {
+          start[b] = 0;
+          step[b] = 1;
+        } else if (b == a) {
+          start[b] = vc ? 1 : 0;
+          step[b] = 2;
+        } else {
+          start[b] = vc ? 0 : 1;
+          step[b] = 2;
+        }
+      }
+      const Index s = grid_.stride(a), ext = grid_.extent(a);
+      std::array<Index, kAxes> c{};
+      for (c[0] = start[0]; c[0] < grid_.extent(0); c[0] += step[0])
+        for (c[1] = start[1]; c[1] < grid_.extent(1); c[1] += step[1])
+          for (c[2] = start[2]; c[2] < grid_.extent(2); c[2] += step[2])
+            for (c[3] = start[3]; c[3] < grid_.extent(3); c[3] += step[3]) {
+              const Index idx = c[0] * grid_.stride(0) + c[1] * grid_.stride(1) + c[2] * grid_.stride(2) + c[3];
+              if (vc) {
+                rank_[idx] = std::max(rank_[idx - s], rank_[idx + s]);
+              } else {
+                const Index ca = c[a];
+                Rank r = std::numeric_limits<Rank>::max();
+                if (ca > 0) r = std::min(r, rank_[idx - s]);
+                if (ca + 1 < ext) r = std::min(r, rank_[idx + s]);
+                rank_[idx] = r;
+              }
+            }
+    }
+  }
+
+  // Counting sort by rank of the cells of dimension k, visited in increasing index:
+  // stable, hence ordered by key.
+  SortedCells sorted_cells(int k) const {
+    std::vector<Index> start(levels_.size() + 1, 0);
+    grid_.for_each_cell(k, [&](Index idx, const auto&) { ++start[rank_[idx] + 1]; });
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    SortedCells out;
+    out.index.resize(start.back());
+    out.axes.resize(start.back());
+    grid_.for_each_cell(k, [&](Index idx, const auto& c) {
+      const Index pos = start[rank_[idx]]++;
+      out.index[pos] = idx;
+      out.axes[pos] = CellGrid::odd_axes(c);
+    });
+    return out;
+  }
+
+  Index find(Index x) {
+    while (link_[x] != x) {
+      link_[x] = link_[link_[x]];
+      x = link_[x];
+    }
+    return x;
+  }
+
+  // Dimension 0: a component is represented by its oldest vertex; an edge joining
+  // two components kills the younger one (elder rule).
+  void dimension_zero(Diagram& dgm) {
+    grid_.for_each_cell(0, [&](Index idx, const auto&) { link_[idx] = idx; });
+    const SortedCells edges = sorted_cells(1);
+    for (std::size_t i = 0; i < edges.index.size(); ++i) {
+      const Index e = edges.index[i];
+      const Index s = grid_.stride(std::countr_zero(unsigned(edges.axes[i])));
+      Index u = find(e - s), v = find(e + s);
+      if (u == v) continue;
+      if (key(u) < key(v)) std::swap(u, v);  // u is the younger root
+      emit(dgm, u, e);
+      link_[u] = v;
+    }
+    dgm.push_back({levels_.front(), std::numeric_limits<double>::infinity()});
+  }
+
+  // Dimension d-1 by duality: union-find over top cubes in decreasing order; the
+  // outside of the grid is node `size` with an infinite key. A component is
+  // represented by its latest cube; a (d-1)-cell merging two components is the
+  // birth of a class that dies at the younger (smaller-key) representative.
+  void dual_top(Diagram& dgm) {
+    const int d = grid_.dim();
+    const Index outside = grid_.size();
+    link_[outside] = outside;
+    grid_.for_each_cell(d, [&](Index idx, const auto&) { link_[idx] = idx; });
+    auto top_key = [&](Index idx) { return idx == outside ? kInfiniteKey : key(idx); };
+    const SortedCells faces = sorted_cells(d - 1);
+    const int pad = kAxes - d;
+    const AxisMask real_axes = AxisMask(((1u << kAxes) - 1) & ~((1u << pad) - 1));
+    for (std::size_t i = faces.index.size(); i-- > 0;) {
+      const Index f = faces.index[i];
+      const int a = std::countr_zero(unsigned(real_axes & ~faces.axes[i]));
+      const Index s = grid_.stride(a);
+      const Index ca = (f / s) % grid_.extent(a);
+      Index u = find(ca > 0 ? f - s : outside);
+      Index v = find(ca + 1 < grid_.extent(a) ? f + s : outside);
+      if (u == v) continue;
+      if (top_key(u) > top_key(v)) std::swap(u, v);  // u is the younger root
+      emit(dgm, f, u);
+      link_[u] = v;
+      link_[f] = u;  // f is the birth of a pair: its column is cleared one dimension down
+    }
+  }
+
+  // Z/2 column as a max-heap of facet keys; equal keys cancel in pairs.
+  using Column = std::priority_queue<Key>;
+
+  static Key pop_pivot(Column& col) {
+    while (!col.empty()) {
+      const Key top = col.top();
+      col.pop();
+      if (!col.empty() && col.top() == top) {
+        col.pop();
+        continue;
+      }
+      return top;
+    }
+    return kInfiniteKey;
+  }
+
+  template <class F>
+  void for_each_facet(Index cell, AxisMask axes, F&& f) const {
+    for (unsigned m = axes; m; m &= m - 1) {
+      const Index s = grid_.stride(std::countr_zero(m));
+      f(cell - s);
+      f(cell + s);
+    }
+  }
+
+  // Dimension k (1 <= k <= d-2): reduce the boundary columns of the (k+1)-cells
+  // that are not births of a (k+1)-pair, in filtration order. A column whose
+  // largest facet is not yet a pivot is already reduced (the common case); the
+  // others are reduced against stored columns (tails without their pivot).
+  void reduce(int k, Diagram& dgm) {
+    const SortedCells cols = sorted_cells(k + 1);
+    std::unordered_map<Index, std::vector<Key>> tails;
+    Column col;
+    std::vector<Key> tail;
+    for (std::size_t i = 0; i < cols.index.size(); ++i) {
+      const Index sigma = cols.index[i];
+      if (link_[sigma] != kNone) continue;  // cleared
+      const AxisMask axes = cols.axes[i];
+      Key pivot = 0;
+      for_each_facet(sigma, axes, [&](Index f) { pivot = std::max(pivot, key(f)); });
+      Index p = static_cast<Index>(pivot);
+      if (link_[p] == kNone) {
+        emit(dgm, p, sigma);
+        link_[p] = sigma;
+        link_[sigma] = p;
+        continue;
+      }
+      col = Column();
+      for_each_facet(sigma, axes, [&](Index f) { col.push(key(f)); });
+      for (;;) {
+        pivot = pop_pivot(col);
+        if (pivot == kInfiniteKey) break;  // zero column: a cycle (cannot happen after clearing)
+        p = static_cast<Index>(pivot);
+        const Index owner = link_[p];
+        if (owner == kNone) break;
+        if (auto it = tails.find(owner); it != tails.end()) {
+          for (Key t : it->second) col.push(t);
+        } else {
+          for_each_facet(owner, grid_.odd_axes(owner), [&](Index f) {
+            if (f != p) col.push(key(f));
+          });
+        }
+      }
+      if (pivot == kInfiniteKey) continue;
+      emit(dgm, p, sigma);
+      link_[p] = sigma;
+      link_[sigma] = p;
+      tail.clear();
+      for (Key t = pop_pivot(col); t != kInfiniteKey; t = pop_pivot(col)) tail.push_back(t);
+      tails.emplace(sigma, tail);
+    }
+  }
+
+  CellGrid grid_;
+  std::vector<double> levels_;
+  std::vector<Rank> input_rank_;
+  std::vector<Rank> rank_;
+  std::vector<Index> link_;  // union-find parents (vertices, top cubes) and pair partners (other cells)
+};
+
+}  // namespace
+
+Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
+                     Construction construction, int max_dim) {
+  if (shape.empty() || shape.size() > kMaxGridDim)
+    throw std::invalid_argument("array: must have 1 to 4 dimensions, got " + std::to_string(shape.size()));
+  std::size_t n = 1;
+  for (std::size_t e : shape) {
+    if (e == 0) throw std::invalid_argument("array: must not be empty");
+    n *= e;
+  }
+  if (n != values.size()) throw std::invalid_argument("array: shape does not match the number of values");
+  if (max_dim < 0) throw std::invalid_argument("max_dim: must be >= 0");
+  for (double v : values)
+    if (std::isnan(v)) throw std::invalid_argument("array: contains NaN");
+  CubicalPersistence engine(values, shape, construction);
+  return engine.run(max_dim);
+}
+
+}  // namespace tda::cubical

@@ -1,0 +1,675 @@
+// Bottleneck and Wasserstein distances between persistence diagrams (L-infinity ground metric).
+//
+// Reduction to bipartite matching (Kerber, Morozov, Nigmetov, "Geometry helps to
+// compare persistence diagrams"): every point may also go to the diagonal, and the
+// diagonal copies of the other diagram absorb whatever is left at zero cost.
+//
+// Bottleneck: for a radius e call a point "far" if it is more than e away from
+// the diagonal. A matching of cost <= e exists iff the e-close pairs admit a
+// matching covering the far points of both diagrams; by the Mendelsohn-Dulmage
+// theorem this holds iff one matching covers the far points of the first diagram
+// and another covers those of the second. Each test is Hopcroft-Karp on the
+// e-close graph, whose edges are enumerated with a uniform grid of cell size e.
+// Bisection on e narrows the answer to an interval; the answer is one of the
+// pairwise distances or half-persistences in it, found by bisection over those.
+//
+// Wasserstein: small problems are solved exactly (Hungarian method); large ones by
+// Bertsekas' auction with epsilon-scaling. Diagonal items are interchangeable, so a
+// real bidder only looks at the two cheapest of them, and the diagonal bidders
+// (identical) at the two cheapest items for them (ordered sets keyed by price).
+// After each phase the prices give a dual lower bound
+//   OPT >= sum_i min_j (c_ij + p_j) - sum_j p_j,
+// and the auction stops once the assignment is within (1 + delta)^p of it.
+#include "tda/distances.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace tda::distances {
+namespace {
+
+using Points = std::vector<Point>;
+using Id = std::uint32_t;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr Id kNoId = std::numeric_limits<Id>::max();
+
+thread_local AuctionStats g_stats;
+
+double linf(const Point& a, const Point& b) {
+  return std::max(std::abs(a.birth - b.birth), std::abs(a.death - b.death));
+}
+double to_diagonal(const Point& p) { return std::abs(p.death - p.birth) / 2; }
+
+// ---------------------------------------------------------------------------
+// Points with an infinite coordinate, grouped by kind and matched on the line.
+
+int coordinate_kind(double x) { return x == -kInf ? 1 : (x == kInf ? 2 : 0); }
+
+struct Parts {
+  Points finite;
+  std::array<std::vector<double>, 9> infinite;  // kind 3*kind(birth)+kind(death) -> finite coordinate
+};
+
+Parts split(Diagram d) {
+  Parts parts;
+  for (const Point& q : d) {
+    if (std::isnan(q.birth) || std::isnan(q.death)) throw std::invalid_argument("diagram: contains NaN");
+    if (q.birth == q.death) continue;  // on the diagonal: contributes nothing
+    const int kb = coordinate_kind(q.birth), kd = coordinate_kind(q.death);
+    if (kb == 0 && kd == 0)
+      parts.finite.push_back(q);
+    else
+      parts.infinite[3 * kb + kd].push_back(kb == 0 ? q.birth : (kd == 0 ? q.death : 0.0));
+  }
+  return parts;
+}
+
+// On a line the sorted matching is optimal for every convex cost of the gap.
+// Calls cost(gap) per matched pair; false if some kind has different counts.
+template <class F>
+bool match_infinite(Parts& a, Parts& b, F&& cost) {
+  for (std::size_t k = 1; k < a.infinite.size(); ++k) {
+    auto &x = a.infinite[k], &y = b.infinite[k];
+    if (x.size() != y.size()) return false;
+    std::sort(x.begin(), x.end());
+    std::sort(y.begin(), y.end());
+    for (std::size_t i = 0; i < x.size(); ++i) cost(std::abs(x[i] - y[i]));
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Bottleneck.
+
+// Points bucketed in square cells of side >= radius: the L-infinity ball of that
+// radius around q meets only the 3 x 3 cells around q's cell.
+class NeighbourGrid {
+ public:
+  NeighbourGrid(const Points& pts, double radius) : pts_(pts) {
+    const double side = radius > 0 ? radius : 1.0;
+    inv_side_ = 1.0 / side;
+    std::vector<std::pair<std::uint64_t, Id>> keyed(pts.size());
+    for (Id i = 0; i < pts.size(); ++i) keyed[i] = {cell_key(cell(pts[i].birth), cell(pts[i].death)), i};
+    std::sort(keyed.begin(), keyed.end());
+    ids_.resize(keyed.size());
+    cells_.reserve(keyed.size());
+    for (std::size_t i = 0; i < keyed.size(); ++i) {
+      ids_[i] = keyed[i].second;
+      auto [it, fresh] = cells_.try_emplace(keyed[i].first, Range{Id(i), Id(i + 1)});
+      if (!fresh) it->second.end = Id(i + 1);
+    }
+  }
+
+  // Calls f(id) for every point within radius of q until f returns true.
+  template <class F>
+  bool find_within(const Point& q, double radius, F&& f) const {
+    const std::int64_t cx = cell(q.birth), cy = cell(q.death);
+    for (std::int64_t dx = -1; dx <= 1; ++dx)
+      for (std::int64_t dy = -1; dy <= 1; ++dy) {
+        const auto it = cells_.find(cell_key(cx + dx, cy + dy));
+        if (it == cells_.end()) continue;
+        for (Id k = it->second.begin; k < it->second.end; ++k) {
+          const Id id = ids_[k];
+          if (linf(q, pts_[id]) <= radius && f(id)) return true;
+        }
+      }
+    return false;
+  }
+
+ private:
+  struct Range {
+    Id begin, end;
+  };
+  std::int64_t cell(double x) const {
+    return static_cast<std::int64_t>(std::clamp(std::floor(x * inv_side_), -1e17, 1e17));
+  }
+  // Distinct cells may share a key; the distance test keeps results exact.
+  static std::uint64_t cell_key(std::int64_t x, std::int64_t y) {
+    return std::uint64_t(x) * 0x9E3779B97F4A7C15ull ^ (std::uint64_t(y) + 0x632BE59BD9B4E019ull);
+  }
+
+  const Points& pts_;
+  double inv_side_;
+  std::vector<Id> ids_;
+  std::unordered_map<std::uint64_t, Range> cells_;
+};
+
+// Hopcroft-Karp: can every point of `left` farther than radius from the diagonal be
+// matched to a distinct point of `right` within radius?
+class FarPointCover {
+ public:
+  FarPointCover(const Points& left, const Points& right, double radius)
+      : right_(right), radius_(radius), grid_(right, radius) {
+    for (const Point& p : left)
+      if (to_diagonal(p) > radius) far_.push_back(p);
+  }
+
+  bool exists() {
+    const std::size_t n = far_.size();
+    if (n == 0) return true;
+    if (n > right_.size()) return false;
+    match_left_.assign(n, kNoId);
+    match_right_.assign(right_.size(), kNoId);
+    std::size_t matched = 0;
+    for (Id l = 0; l < n; ++l)  // greedy start
+      if (grid_.find_within(far_[l], radius_, [&](Id r) {
+            if (match_right_[r] != kNoId) return false;
+            match_right_[r] = l;
+            match_left_[l] = r;
+            return true;
+          }))
+        ++matched;
+    layer_.resize(n);
+    while (matched < n && bfs())
+      for (Id l = 0; l < n; ++l)
+        if (match_left_[l] == kNoId && dfs(l)) ++matched;
+    return matched == n;
+  }
+
+ private:
+  static constexpr Id kUnreached = kNoId;
+
+  // Layers of alternating paths from the free left vertices; true if a free right
+  // vertex is reachable (its layer is free_layer_).
+  bool bfs() {
+    std::deque<Id> queue;
+    for (Id l = 0; l < far_.size(); ++l) {
+      layer_[l] = match_left_[l] == kNoId ? 0 : kUnreached;
+      if (layer_[l] == 0) queue.push_back(l);
+    }
+    free_layer_ = kUnreached;
+    while (!queue.empty()) {
+      const Id l = queue.front();
+      queue.pop_front();
+      if (layer_[l] >= free_layer_) continue;
+      grid_.find_within(far_[l], radius_, [&](Id r) {
+        const Id next = match_right_[r];
+        if (next == kNoId) {
+          if (free_layer_ == kUnreached) free_layer_ = layer_[l] + 1;
+        } else if (layer_[next] == kUnreached) {
+          layer_[next] = layer_[l] + 1;
+          queue.push_back(next);
+        }
+        return false;
+      });
+    }
+    return free_layer_ != kUnreached;
+  }
+
+  bool dfs(Id l) {
+    const bool found = grid_.find_within(far_[l], radius_, [&](Id r) {
+      const Id next = match_right_[r];
+      const bool augment = next == kNoId ? layer_[l] + 1 == free_layer_
+                                         : (layer_[next] == layer_[l] + 1 && dfs(next));
+      if (augment) {
+        match_right_[r] = l;
+        match_left_[l] = r;
+      }
+      return augment;
+    });
+    if (!found) layer_[l] = kUnreached;
+    return found;
+  }
+
+  const Points& right_;
+  double radius_;
+  NeighbourGrid grid_;
+  Points far_;
+  std::vector<Id> match_left_, match_right_, layer_;
+  Id free_layer_ = kUnreached;
+};
+
+bool bottleneck_at_most(const Points& a, const Points& b, double radius) {
+  return FarPointCover(a, b, radius).exists() && FarPointCover(b, a, radius).exists();
+}
+
+double finite_bottleneck(const Points& a, const Points& b, double delta) {
+  double hi = 0;  // everything to the diagonal
+  for (const Point& p : a) hi = std::max(hi, to_diagonal(p));
+  for (const Point& p : b) hi = std::max(hi, to_diagonal(p));
+  if (hi == 0) return 0;
+  double lo = 0;  // answer in [lo, hi] while lo == 0, in (lo, hi] afterwards
+  for (int iter = 0; iter < 40 && hi - lo > 1e-14 * hi; ++iter) {
+    if (delta > 0 && lo > 0 && hi <= (1 + delta) * lo) return hi;
+    const double mid = lo + (hi - lo) / 2;
+    (bottleneck_at_most(a, b, mid) ? hi : lo) = mid;
+  }
+  if (delta > 0) return hi;
+  // The answer is a half-persistence or a pairwise distance in the interval.
+  std::vector<double> candidates;
+  auto consider = [&](double c) {
+    if ((c > lo || (lo == 0 && c == 0)) && c <= hi) candidates.push_back(c);
+  };
+  for (const Point& p : a) consider(to_diagonal(p));
+  for (const Point& p : b) consider(to_diagonal(p));
+  for (const Point& p : a)
+    for (const Point& q : b) consider(linf(p, q));
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  std::size_t first = 0, last = candidates.size();  // smallest feasible in [first, last)
+  if (last == 0) return hi;
+  while (last - first > 1) {
+    const std::size_t mid = first + (last - first - 1) / 2;
+    if (bottleneck_at_most(a, b, candidates[mid]))
+      last = mid + 1;
+    else
+      first = mid + 1;
+  }
+  return candidates[first];
+}
+
+// ---------------------------------------------------------------------------
+// Wasserstein.
+
+struct PowerCost {
+  double p;
+  double operator()(double x) const {
+    if (p == 1) return x;
+    if (p == 2) return x * x;
+    return std::pow(x, p);
+  }
+};
+
+// Rows: points of a, then n_b diagonal copies; columns: points of b, then n_a
+// diagonal copies. Any diagonal copy costs the distance to the diagonal.
+struct AssignmentCost {
+  const Points& a;
+  const Points& b;
+  PowerCost pw;
+  double operator()(std::size_t i, std::size_t j) const {
+    const bool real_i = i < a.size(), real_j = j < b.size();
+    if (real_i && real_j) return pw(linf(a[i], b[j]));
+    if (real_i) return pw(to_diagonal(a[i]));
+    if (real_j) return pw(to_diagonal(b[j]));
+    return 0.0;
+  }
+};
+
+// Hungarian method with potentials, O(n^3) (shortest augmenting paths).
+double hungarian(const AssignmentCost& cost) {
+  const std::size_t n = cost.a.size() + cost.b.size();
+  std::vector<double> u(n + 1, 0), v(n + 1, 0), min_slack(n + 1);
+  std::vector<std::size_t> row_of(n + 1, 0), way(n + 1, 0);
+  std::vector<char> used(n + 1);
+  for (std::size_t i = 1; i <= n; ++i) {
+    row_of[0] = i;
+    std::size_t j0 = 0;
+    std::fill(min_slack.begin(), min_slack.end(), kInf);
+    std::fill(used.begin(), used.end(), 0);
+    do {
+      used[j0] = 1;
+      const std::size_t i0 = row_of[j0];
+      double step = kInf;
+      std::size_t j1 = 0;
+      for (std::size_t j = 1; j <= n; ++j) {
+        if (used[j]) continue;
+        const double slack = cost(i0 - 1, j - 1) - u[i0] - v[j];
+        if (slack < min_slack[j]) {
+          min_slack[j] = slack;
+          way[j] = j0;
+        }
+        if (min_slack[j] < step) {
+          step = min_slack[j];
+          j1 = j;
+        }
+      }
+      for (std::size_t j = 0; j <= n; ++j) {
+        if (used[j]) {
+          u[row_of[j]] += step;
+          v[j] -= step;
+        } else {
+          min_slack[j] -= step;
+        }
+      }
+      j0 = j1;
+    } while (row_of[j0] != 0);
+    do {
+      const std::size_t j1 = way[j0];
+      row_of[j0] = row_of[j1];
+      j0 = j1;
+    } while (j0 != 0);
+  }
+  double total = 0;
+  for (std::size_t j = 1; j <= n; ++j) total += cost(row_of[j] - 1, j - 1);
+  return total;
+}
+
+// kd-tree over the items of the auction that are real points, for the best and
+// second-best offers of a real bidder: minimise pw(linf(q, b)) + price(b). Each
+// node keeps its bounding box and a lower bound on its prices; prices only rise
+// during a phase, so a stale bound stays a valid bound and is refreshed upwards
+// on every price change.
+class PricedKdTree {
+ public:
+  static constexpr Id kLeafSize = 8;
+
+  // Reorders pts so that every node covers a contiguous range.
+  explicit PricedKdTree(Points& pts) : pts_(pts) {
+    if (!pts.empty()) build(0, Id(pts.size()), 0, kNoId);
+    leaf_of_.resize(pts.size());
+    for (Id v = 0; v < nodes_.size(); ++v)
+      if (nodes_[v].left == kNoId)
+        for (Id k = nodes_[v].begin; k < nodes_[v].end; ++k) leaf_of_[k] = v;
+  }
+
+  template <class Offer>
+  void search(const Point& q, const PowerCost& pw, const std::vector<double>& price, double& bound,
+              Offer&& offer) const {
+    if (!nodes_.empty()) visit(0, q, pw, price, bound, offer);
+  }
+
+  void price_rose(Id item, const std::vector<double>& price) {
+    Id v = leaf_of_[item];
+    double m = kInf;
+    for (Id k = nodes_[v].begin; k < nodes_[v].end; ++k) m = std::min(m, price[k]);
+    nodes_[v].min_price = m;
+    for (v = nodes_[v].parent; v != kNoId; v = nodes_[v].parent) {
+      const double up = std::min(nodes_[nodes_[v].left].min_price, nodes_[nodes_[v].right].min_price);
+      if (up == nodes_[v].min_price) break;
+      nodes_[v].min_price = up;
+    }
+  }
+
+  void reset_prices(const std::vector<double>& price) {
+    for (Id v = Id(nodes_.size()); v-- > 0;) {
+      Node& n = nodes_[v];
+      if (n.left == kNoId) {
+        n.min_price = kInf;
+        for (Id k = n.begin; k < n.end; ++k) n.min_price = std::min(n.min_price, price[k]);
+      } else {
+        n.min_price = std::min(nodes_[n.left].min_price, nodes_[n.right].min_price);
+      }
+    }
+  }
+
+ private:
+  struct Node {
+    double x0, x1, y0, y1;
+    double min_price = 0;
+    Id begin, end, left = kNoId, right = kNoId, parent;
+  };
+
+  Id build(Id begin, Id end, int axis, Id parent) {
+    const Id v = Id(nodes_.size());
+    nodes_.push_back({});
+    Node n{kInf, -kInf, kInf, -kInf, 0.0, begin, end, kNoId, kNoId, parent};
+    for (Id k = begin; k < end; ++k) {
+      n.x0 = std::min(n.x0, pts_[k].birth);
+      n.x1 = std::max(n.x1, pts_[k].birth);
+      n.y0 = std::min(n.y0, pts_[k].death);
+      n.y1 = std::max(n.y1, pts_[k].death);
+    }
+    if (end - begin > kLeafSize) {
+      const Id mid = begin + (end - begin) / 2;
+      auto coord = [axis](const Point& p) { return axis == 0 ? p.birth : p.death; };
+      std::nth_element(pts_.begin() + begin, pts_.begin() + mid, pts_.begin() + end,
+                       [&](const Point& a, const Point& b) { return coord(a) < coord(b); });
+      n.left = build(begin, mid, 1 - axis, v);
+      n.right = build(mid, end, 1 - axis, v);
+    }
+    nodes_[v] = n;
+    return v;
+  }
+
+  double lower_bound(const Node& n, const Point& q, const PowerCost& pw) const {
+    const double dx = std::max({n.x0 - q.birth, q.birth - n.x1, 0.0});
+    const double dy = std::max({n.y0 - q.death, q.death - n.y1, 0.0});
+    return pw(std::max(dx, dy)) + n.min_price;
+  }
+
+  template <class Offer>
+  void visit(Id v, const Point& q, const PowerCost& pw, const std::vector<double>& price, double& bound,
+             Offer& offer) const {
+    const Node& n = nodes_[v];
+    if (n.left == kNoId) {
+      for (Id k = n.begin; k < n.end; ++k) {
+        const double c = pw(linf(q, pts_[k])) + price[k];
+        if (c < bound) offer(c, k);
+      }
+      return;
+    }
+    const double bl = lower_bound(nodes_[n.left], q, pw), br = lower_bound(nodes_[n.right], q, pw);
+    const Id first = bl <= br ? n.left : n.right, second = bl <= br ? n.right : n.left;
+    if (std::min(bl, br) < bound) visit(first, q, pw, price, bound, offer);
+    if (std::max(bl, br) < bound) visit(second, q, pw, price, bound, offer);
+  }
+
+  Points& pts_;
+  std::vector<Node> nodes_;
+  std::vector<Id> leaf_of_;
+};
+
+// Binary min-heap over ids 0..n-1 whose keys only increase; the two smallest
+// entries are the root and the smaller of its children.
+class RisingKeyHeap {
+ public:
+  explicit RisingKeyHeap(std::vector<double> keys) : key_(std::move(keys)), heap_(key_.size()), pos_(key_.size()) {
+    for (Id i = 0; i < heap_.size(); ++i) heap_[i] = i;
+    std::sort(heap_.begin(), heap_.end(), [&](Id a, Id b) { return key_[a] < key_[b]; });  // sorted is a heap
+    for (Id k = 0; k < heap_.size(); ++k) pos_[heap_[k]] = k;
+  }
+
+  double key(Id id) const { return key_[id]; }
+
+  void raise(Id id, double key) {
+    key_[id] = key;
+    Id k = pos_[id];
+    const Id n = Id(heap_.size());
+    for (;;) {
+      Id child = 2 * k + 1;
+      if (child >= n) break;
+      if (child + 1 < n && key_[heap_[child + 1]] < key_[heap_[child]]) ++child;
+      if (!(key_[heap_[child]] < key)) break;
+      heap_[k] = heap_[child];
+      pos_[heap_[k]] = k;
+      k = child;
+    }
+    heap_[k] = id;
+    pos_[id] = k;
+  }
+
+  // Calls f(key, id) for the smallest and the second smallest entries.
+  template <class F>
+  void two_smallest(F&& f) const {
+    if (heap_.empty()) return;
+    f(key_[heap_[0]], heap_[0]);
+    if (heap_.size() == 2) f(key_[heap_[1]], heap_[1]);
+    if (heap_.size() > 2) {
+      const Id c = key_[heap_[2]] < key_[heap_[1]] ? heap_[2] : heap_[1];
+      f(key_[c], c);
+    }
+  }
+
+ private:
+  std::vector<double> key_;
+  std::vector<Id> heap_, pos_;
+};
+
+// Auction for min-cost assignment. Bidders: points of a (0..na-1), then nb
+// identical diagonal bidders. Items: points of b (0..nb-1), then na
+// interchangeable diagonal items.
+class Auction {
+ public:
+  Auction(const Points& a, Points& b, double p)
+      : a_(a), b_(b), tree_(b), pw_{p}, na_(a.size()), nb_(b.size()), diagonal_items_(std::vector<double>(na_, 0.0)),
+        for_diagonal_bidders_(diagonal_costs(b, pw_)) {
+    for (const Point& q : b) diag_b_.push_back(pw_(to_diagonal(q)));
+    for (const Point& q : a) diag_a_.push_back(pw_(to_diagonal(q)));
+    price_.assign(na_ + nb_, 0.0);
+    tree_.reset_prices(price_);
+  }
+
+  // Returns the cost of an assignment within (1 + delta)^p of the optimum, given
+  // the exact cost `fixed` that is added to it (for the stopping rule).
+  double solve(double delta, double fixed) {
+    double top = 0;
+    for (double c : diag_a_) top = std::max(top, c);
+    for (double c : diag_b_) top = std::max(top, c);
+    if (top == 0 && nb_ > 0 && na_ > 0) top = 1;
+    if (top == 0) return 0;
+    const double factor = std::pow(1 + delta, pw_.p);
+    double eps = top / 4;
+    double primal = 0;
+    for (int phase = 0; phase < 64; ++phase) {
+      ++g_stats.phases;
+      run_phase(eps);
+      g_stats.bids += std::exchange(bids_, 0);
+      primal = assignment_cost();
+      const double lower = dual_bound();
+      if (primal + fixed <= factor * (lower + fixed) || primal - lower <= 1e-15 * top) break;
+      // Next epsilon: at most a fifth, and small enough for the gap to close.
+      eps = std::min(eps / 5, std::max((primal - lower) / double(na_ + nb_), eps / 50));
+    }
+    return primal;
+  }
+
+ private:
+  struct Bid {
+    double best = kInf, second = kInf;
+    Id item = kNoId;
+    void offer(double value, Id j) {
+      if (value < second) {
+        if (value < best) {
+          second = best;
+          best = value;
+          item = j;
+        } else {
+          second = value;
+        }
+      }
+    }
+  };
+
+  static std::vector<double> diagonal_costs(const Points& pts, const PowerCost& pw) {
+    std::vector<double> c;
+    for (const Point& q : pts) c.push_back(pw(to_diagonal(q)));
+    return c;
+  }
+
+  Bid best_for_real(Id i) const {
+    Bid bid;
+    diagonal_items_.two_smallest([&](double p, Id k) { bid.offer(diag_a_[i] + p, Id(nb_ + k)); });
+    tree_.search(a_[i], pw_, price_, bid.second, [&](double c, Id j) { bid.offer(c, j); });
+    return bid;
+  }
+
+  Bid best_for_diagonal() const {
+    Bid bid;
+    for_diagonal_bidders_.two_smallest([&](double c, Id j) { bid.offer(c, j); });
+    diagonal_items_.two_smallest([&](double p, Id k) { bid.offer(p, Id(nb_ + k)); });
+    return bid;
+  }
+
+  void set_price(Id j, double value) {
+    price_[j] = value;
+    if (j < nb_) {
+      for_diagonal_bidders_.raise(j, diag_b_[j] + value);
+      tree_.price_rose(j, price_);
+    } else {
+      diagonal_items_.raise(j - Id(nb_), value);
+    }
+  }
+
+  void run_phase(double eps) {
+    const std::size_t n = na_ + nb_;
+    owner_.assign(n, kNoId);
+    item_of_.assign(n, kNoId);
+    std::deque<Id> unassigned;
+    for (Id i = 0; i < n; ++i) unassigned.push_back(i);
+    while (!unassigned.empty()) {
+      const Id i = unassigned.front();
+      unassigned.pop_front();
+      const Bid bid = i < na_ ? best_for_real(i) : best_for_diagonal();
+      ++bids_;
+      const double second = bid.second == kInf ? bid.best : bid.second;
+      const Id j = bid.item;
+      set_price(j, price_[j] + (second - bid.best) + eps);
+      if (owner_[j] != kNoId) {
+        item_of_[owner_[j]] = kNoId;
+        unassigned.push_back(owner_[j]);
+      }
+      owner_[j] = i;
+      item_of_[i] = j;
+    }
+  }
+
+  double cost(Id i, Id j) const {
+    const bool real_i = i < na_, real_j = j < nb_;
+    if (real_i && real_j) return pw_(linf(a_[i], b_[j]));
+    if (real_i) return diag_a_[i];
+    if (real_j) return diag_b_[j];
+    return 0.0;
+  }
+
+  double assignment_cost() const {
+    double total = 0;
+    for (Id i = 0; i < na_ + nb_; ++i) total += cost(i, item_of_[i]);
+    return total;
+  }
+
+  double dual_bound() const {
+    double total = 0;
+    for (Id i = 0; i < na_; ++i) total += best_for_real(i).best;
+    if (nb_ > 0) total += double(nb_) * best_for_diagonal().best;
+    for (double p : price_) total -= p;
+    return total;
+  }
+
+  const Points& a_;
+  const Points& b_;
+  PricedKdTree tree_;
+  PowerCost pw_;
+  std::size_t na_, nb_;
+  std::vector<double> diag_a_, diag_b_, price_;
+  RisingKeyHeap diagonal_items_;        // diagonal item -> price
+  RisingKeyHeap for_diagonal_bidders_;  // real item -> its cost for a diagonal bidder + price
+  std::vector<Id> owner_, item_of_;
+  std::uint64_t bids_ = 0;
+};
+
+constexpr std::size_t kExactAssignmentSize = 256;
+
+}  // namespace
+
+double bottleneck(Diagram a, Diagram b, double delta) {
+  if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
+  Parts pa = split(a), pb = split(b);
+  double result = 0;
+  if (!match_infinite(pa, pb, [&](double gap) { result = std::max(result, gap); })) return kInf;
+  return std::max(result, finite_bottleneck(pa.finite, pb.finite, delta));
+}
+
+double wasserstein(Diagram a, Diagram b, double order, double delta) {
+  if (!(order >= 1) || std::isinf(order)) throw std::invalid_argument("p: must be a finite number >= 1");
+  if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
+  g_stats = {};
+  Parts pa = split(a), pb = split(b);
+  const PowerCost pw{order};
+  double fixed = 0;
+  if (!match_infinite(pa, pb, [&](double gap) { fixed += pw(gap); })) return kInf;
+  Points& fa = pa.finite;
+  Points& fb = pb.finite;
+  if (fa.size() > fb.size()) std::swap(fa, fb);  // real bidders scan the items: fewer of them
+  double finite = 0;
+  if (fa.empty()) {
+    for (const Point& q : fb) finite += pw(to_diagonal(q));
+  } else if (delta == 0 || fa.size() + fb.size() <= kExactAssignmentSize) {
+    g_stats.exact = true;
+    finite = hungarian(AssignmentCost{fa, fb, pw});
+  } else {
+    finite = Auction(fa, fb, order).solve(delta, fixed);
+  }
+  return std::pow(finite + fixed, 1.0 / order);
+}
+
+AuctionStats last_wasserstein_stats() { return g_stats; }
+
+}  // namespace tda::distances

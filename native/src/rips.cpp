@@ -1,0 +1,130 @@
+// Entry points of the Rips core: choose storage and field, run the engine.
+#include "tda/rips.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "rips_engine.hpp"
+
+namespace tda::rips {
+namespace {
+
+// Below this fraction of all pairs, neighbour lists beat the dense matrix.
+constexpr double kSparseDensity = 0.25;
+
+template <class Access>
+Diagrams run_engine(Access access, Value threshold, const Options& options) {
+  const PrimeField field(options.modulus);
+  if (options.modulus == 2)
+    return detail::Engine<Access, true>(access, threshold, options.max_dim, field, options.cancel, options.n_threads).run();
+  return detail::Engine<Access, false>(access, threshold, options.max_dim, field, options.cancel, options.n_threads).run();
+}
+
+void validate(const Options& options) {
+  if (options.max_dim < 0) throw std::invalid_argument("max_dim must be >= 0");
+  if (options.max_dim + 2 >= detail::kMaxVertices) throw std::invalid_argument("max_dim is too large");
+  if (!(options.threshold >= 0)) throw std::invalid_argument("threshold must be >= 0");
+  if (!is_prime(options.modulus)) throw std::invalid_argument("coeff must be a prime");
+}
+
+// Largest finite entry: stands in for an infinite threshold so that infinite
+// distances never become edges.
+Value max_finite(const DistanceMatrix& d) {
+  Value m = 0;
+  for (VertexIndex i = 1; i < d.size(); ++i)
+    for (VertexIndex j = 0; j < i; ++j)
+      if (std::isfinite(d.row(i)[j])) m = std::max(m, d.row(i)[j]);
+  return m;
+}
+
+}  // namespace
+
+Diagrams persistence(const DistanceMatrix& distances, const Options& options) {
+  validate(options);
+  Value threshold = std::min(options.threshold, enclosing_radius(distances));
+  if (!std::isfinite(threshold)) threshold = max_finite(distances);
+  const VertexIndex n = distances.size();
+  const double pairs = double(n) * (n - 1) / 2;
+  if (pairs > 0 && threshold < kInfinity) {
+    std::size_t edges = 0;
+    for (VertexIndex i = 1; i < n; ++i)
+      for (VertexIndex j = 0; j < i; ++j) edges += distances.row(i)[j] <= threshold;
+    if (double(edges) < kSparseDensity * pairs) {
+      std::vector<NeighbourGraph::Edge> list;
+      list.reserve(edges);
+      for (VertexIndex i = 1; i < n; ++i)
+        for (VertexIndex j = 0; j < i; ++j)
+          if (distances.row(i)[j] <= threshold) list.push_back({i, j, distances.row(i)[j]});
+      return run_engine(detail::SparseAccess{NeighbourGraph(n, list)}, threshold, options);
+    }
+  }
+  return run_engine(detail::DenseAccess{distances}, threshold, options);
+}
+
+Diagrams persistence(const NeighbourGraph& graph, const Options& options) {
+  validate(options);
+  const Value threshold = std::min(options.threshold, enclosing_radius(graph));
+  return run_engine(detail::SparseAccess{graph}, threshold, options);
+}
+
+Diagrams persistence_from_points(const double* points, std::size_t n, std::size_t dim, Metric metric,
+                                 const Options& options) {
+  validate(options);
+  const auto count = VertexIndex(n);
+  if (std::isfinite(options.threshold)) {
+    // Only pairs under the threshold are ever stored.
+    const NeighbourGraph graph =
+        neighbourhood_graph(points, count, dim, metric, options.threshold, options.cancel, options.n_threads);
+    if (double(graph.edge_count()) < kSparseDensity * double(n) * double(n - 1) / 2 || n < 2)
+      return persistence(graph, options);
+  }
+  const DistanceMatrix d = pairwise_distances(points, count, dim, metric, options.cancel, options.n_threads);
+  return persistence(d, options);
+}
+
+Diagrams persistence_from_dense(const double* matrix, std::size_t n, const Options& options) {
+  validate(options);
+  bool births = false;
+  for (std::size_t i = 0; i < n; ++i) births |= matrix[i * n + i] != 0;
+  if (births) {
+    // Vertex births: the reference reads the matrix as a sparse one, where
+    // zero off-diagonal entries are absent edges.
+    std::vector<std::int64_t> rows, cols;
+    std::vector<double> values;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = i; j < n; ++j)
+        if (matrix[i * n + j] != 0) rows.push_back(std::int64_t(i)), cols.push_back(std::int64_t(j)), values.push_back(matrix[i * n + j]);
+    return persistence_from_sparse(rows.data(), cols.data(), values.data(), values.size(), n, options);
+  }
+  DistanceMatrix d{VertexIndex(n)};
+  for (std::size_t i = 1; i < n; ++i)
+    for (std::size_t j = 0; j < i; ++j) d.row(VertexIndex(i))[j] = Value(matrix[j * n + i]);  // upper triangle
+  d.symmetrize();
+  return persistence(d, options);
+}
+
+Diagrams persistence_from_sparse(const std::int64_t* rows, const std::int64_t* cols, const double* values,
+                                 std::size_t nnz, std::size_t n, const Options& options) {
+  validate(options);
+  std::vector<NeighbourGraph::Edge> edges;
+  std::vector<Value> births;
+  for (std::size_t k = 0; k < nnz; ++k) {
+    const Value value = Value(values[k]);
+    if (rows[k] == cols[k]) {
+      if (births.empty()) births.assign(n, 0);
+      births[std::size_t(rows[k])] = value;
+    } else if (rows[k] < cols[k] && value <= options.threshold) {
+      edges.push_back({VertexIndex(cols[k]), VertexIndex(rows[k]), value});
+    }
+  }
+  // Duplicate coordinates: keep one edge per pair (the smallest value).
+  std::sort(edges.begin(), edges.end(), [](const auto& a, const auto& b) {
+    return a.u != b.u ? a.u < b.u : a.v != b.v ? a.v < b.v : a.distance < b.distance;
+  });
+  edges.erase(std::unique(edges.begin(), edges.end(), [](const auto& a, const auto& b) { return a.u == b.u && a.v == b.v; }),
+              edges.end());
+  const NeighbourGraph graph(VertexIndex(n), edges, std::move(births));
+  return persistence(graph, options);
+}
+
+}  // namespace tda::rips

@@ -1,0 +1,99 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "tda/cubical.hpp"
+
+namespace {
+
+using tda::cubical::Construction;
+using tda::cubical::Diagram;
+using tda::cubical::persistence;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<std::pair<double, double>> sorted(const Diagram& d) {
+  std::vector<std::pair<double, double>> v;
+  for (const auto& i : d) v.emplace_back(i.birth, i.death);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST(Cubical, RingHasOneLoopInBothConstructions) {
+  std::vector<double> img(25, 0.0);
+  img[12] = 3.0;  // centre of a 5x5 image
+  const std::vector<std::size_t> shape{5, 5};
+  for (auto c : {Construction::Vertex, Construction::Top}) {
+    const auto d = persistence(img, shape, c, 1);
+    ASSERT_EQ(d.size(), 2u);
+    EXPECT_EQ(sorted(d[0]), (std::vector<std::pair<double, double>>{{0.0, kInf}}));
+    EXPECT_EQ(sorted(d[1]), (std::vector<std::pair<double, double>>{{0.0, 3.0}}));
+  }
+}
+
+TEST(Cubical, TwoBasinsMergeAtTheRidge) {
+  // 1 x 5 strip: V-construction is a path graph; minima 0 and 1 merge at 5.
+  const std::vector<double> v{0.0, 5.0, 1.0, 2.0, 4.0};
+  const std::vector<std::size_t> shape{1, 5};
+  const auto d = persistence(v, shape, Construction::Vertex, 1);
+  EXPECT_EQ(sorted(d[0]), (std::vector<std::pair<double, double>>{{0.0, kInf}, {1.0, 5.0}}));
+  EXPECT_TRUE(d[1].empty());
+}
+
+TEST(Cubical, VoidInAVolumeIsFoundByDuality) {
+  std::vector<double> vol(27, 0.0);
+  vol[13] = 2.0;
+  const std::vector<std::size_t> shape{3, 3, 3};
+  const auto d = persistence(vol, shape, Construction::Vertex, 2);
+  EXPECT_EQ(sorted(d[2]), (std::vector<std::pair<double, double>>{{0.0, 2.0}}));
+  EXPECT_TRUE(d[1].empty());
+}
+
+TEST(Cubical, TorusLikeTubeInFourDimensions) {
+  // A 4-D grid of distinct values: Euler characteristic of the full complex is 1,
+  // so (#finite pairs cancel) there is exactly one essential class.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> v(3 * 4 * 3 * 4);
+  for (auto& x : v) x = u(rng);
+  const std::vector<std::size_t> shape{3, 4, 3, 4};
+  for (auto c : {Construction::Vertex, Construction::Top}) {
+    const auto d = persistence(v, shape, c, 3);
+    ASSERT_EQ(d.size(), 4u);
+    std::size_t essential = 0;
+    for (const auto& dgm : d)
+      for (const auto& i : dgm) {
+        EXPECT_LT(i.birth, i.death);
+        essential += std::isinf(i.death);
+      }
+    EXPECT_EQ(essential, 1u);
+  }
+}
+
+TEST(Cubical, ConstantArrayHasOnlyTheEssentialClass) {
+  const std::vector<double> v(6 * 7, 1.5);
+  const std::vector<std::size_t> shape{6, 7};
+  const auto d = persistence(v, shape, Construction::Top, 3);
+  ASSERT_EQ(d.size(), 4u);
+  EXPECT_EQ(sorted(d[0]), (std::vector<std::pair<double, double>>{{1.5, kInf}}));
+  for (int k = 1; k < 4; ++k) EXPECT_TRUE(d[k].empty());
+}
+
+TEST(Cubical, RejectsBadInput) {
+  const std::vector<double> v{0.0, std::nan(""), 1.0, 2.0};
+  const std::vector<std::size_t> shape{2, 2};
+  EXPECT_THROW(persistence(v, shape, Construction::Vertex, 1), std::invalid_argument);
+  const std::vector<double> ok{0.0, 1.0, 1.0, 2.0};
+  EXPECT_THROW(persistence(ok, std::vector<std::size_t>{2, 0}, Construction::Vertex, 1), std::invalid_argument);
+  EXPECT_THROW(persistence(ok, std::vector<std::size_t>{1, 1, 1, 2, 2}, Construction::Vertex, 1),
+               std::invalid_argument);
+  EXPECT_THROW(persistence(ok, std::vector<std::size_t>{3, 2}, Construction::Vertex, 1), std::invalid_argument);
+  EXPECT_THROW(persistence(ok, shape, Construction::Vertex, -1), std::invalid_argument);
+}
+
+}  // namespace

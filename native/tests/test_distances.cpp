@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "tda/distances.hpp"
+
+namespace {
+
+using tda::distances::bottleneck;
+using tda::distances::Point;
+using tda::distances::wasserstein;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<Point> random_diagram(std::mt19937& rng, int n) {
+  std::uniform_real_distribution<double> u(0, 1);
+  std::exponential_distribution<double> e(5.0);
+  std::vector<Point> d;
+  for (int i = 0; i < n; ++i) {
+    const double b = u(rng);
+    d.push_back({b, b + e(rng)});
+  }
+  return d;
+}
+
+TEST(Distances, SinglePoints) {
+  const std::vector<Point> a{{0, 4}}, b{{1, 4}}, none;
+  EXPECT_DOUBLE_EQ(bottleneck(a, b), 1.0);
+  EXPECT_DOUBLE_EQ(bottleneck(a, none), 2.0);
+  EXPECT_DOUBLE_EQ(wasserstein(a, none, 2.0, 0.0), 2.0);
+  EXPECT_DOUBLE_EQ(wasserstein(a, b, 1.0, 0.0), 1.0);
+}
+
+TEST(Distances, EssentialClassesMatchAmongThemselves) {
+  const std::vector<Point> a{{0, 1}, {0.5, kInf}}, b{{0, 1}, {0.25, kInf}}, c{{0, 1}};
+  EXPECT_DOUBLE_EQ(bottleneck(a, b), 0.25);
+  EXPECT_DOUBLE_EQ(wasserstein(a, b, 1.0, 0.0), 0.25);
+  EXPECT_EQ(bottleneck(a, c), kInf);
+  EXPECT_EQ(wasserstein(a, c, 1.0, 0.01), kInf);
+}
+
+TEST(Distances, ApproximationsAreWithinDelta) {
+  std::mt19937 rng(3);
+  const auto a = random_diagram(rng, 300), b = random_diagram(rng, 400);
+  const double exact_b = bottleneck(a, b, 0.0);
+  const double approx_b = bottleneck(a, b, 0.05);
+  EXPECT_LE(exact_b, approx_b);
+  EXPECT_LE(approx_b, exact_b * 1.05);
+  for (double p : {1.0, 2.0}) {
+    const double exact_w = wasserstein(a, b, p, 0.0);
+    const double approx_w = wasserstein(a, b, p, 0.01);
+    EXPECT_FALSE(tda::distances::last_wasserstein_stats().exact);
+    EXPECT_LE(exact_w, approx_w * (1 + 1e-12));
+    EXPECT_LE(approx_w, exact_w * 1.01);
+  }
+}
+
+TEST(Distances, BottleneckIsSymmetricAndBoundedByWasserstein) {
+  std::mt19937 rng(11);
+  for (int t = 0; t < 20; ++t) {
+    const auto a = random_diagram(rng, 1 + t), b = random_diagram(rng, 30 - t);
+    EXPECT_DOUBLE_EQ(bottleneck(a, b), bottleneck(b, a));
+    EXPECT_LE(bottleneck(a, b), wasserstein(a, b, 1.0, 0.0) + 1e-12);
+  }
+}
+
+TEST(Distances, RejectsBadParameters) {
+  const std::vector<Point> a{{0, 1}}, nan{{0, std::nan("")}};
+  EXPECT_THROW(wasserstein(a, a, 0.5, 0.01), std::invalid_argument);
+  EXPECT_THROW(bottleneck(a, a, -1.0), std::invalid_argument);
+  EXPECT_THROW(bottleneck(a, nan), std::invalid_argument);
+}
+
+}  // namespace

@@ -1,0 +1,519 @@
+"""The TDAJob and TDAStream resources as pydantic models.
+
+These models are the single source of the CRD schemas (see :mod:`tda_operator.crd`):
+every ``description`` is what ``kubectl explain`` shows, and every constraint the
+OpenAPI schema or CEL can express is enforced by the API server before the operator
+sees the object. The operator parses live objects with the same models.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+GROUP = "tda.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# Caps that keep objects well inside etcd's 1.5 MiB and a ConfigMap's 1 MiB, and keep
+# the CEL cost estimate of `self == oldSelf` on spec.input within the API server budget.
+MAX_INLINE_POINTS = 5000
+MAX_INLINE_DIMENSION = 64
+MAX_URL_LENGTH = 2048
+MAX_NAME_LENGTH = 253
+
+URL_PATTERN = r"^(s3|https?|file)://.+"
+OUTPUT_URL_PATTERN = r"^(s3|file)://.+"
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+PRIMES_BELOW_100 = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any]:
+    """One ``x-kubernetes-validations`` entry (a CEL rule and the message users see)."""
+    entry: dict[str, Any] = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+# A Kubernetes resource quantity ("500m", "2Gi", 4): integer or string, like core/v1.
+Quantity = Annotated[
+    int | str,
+    WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$",
+        }
+    ),
+]
+
+
+class _Model(BaseModel):
+    # populate_by_name: the operator builds models from live objects (camelCase keys).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, use_enum_values=True)
+
+
+# --------------------------------------------------------------------------- TDAJob spec
+
+
+class InputFormat(enum.StrEnum):
+    npy = "npy"
+    csv = "csv"
+    txt = "txt"
+    distance_matrix = "distance-matrix"
+    lower_distance_matrix = "lower-distance-matrix"
+    image_npy = "image-npy"
+
+
+class ComplexKind(enum.StrEnum):
+    rips = "rips"
+    cubical = "cubical"
+
+
+class Metric(enum.StrEnum):
+    euclidean = "euclidean"
+    manhattan = "manhattan"
+    chebyshev = "chebyshev"
+    cosine = "cosine"
+
+
+class Feature(enum.StrEnum):
+    diagrams = "diagrams"
+    betti_curves = "bettiCurves"
+    landscapes = "landscapes"
+    persistence_images = "persistenceImages"
+    entropy = "entropy"
+
+
+class InlineData(_Model):
+    points: list[Annotated[list[float], Field(min_length=1, max_length=MAX_INLINE_DIMENSION)]] = Field(
+        min_length=1,
+        max_length=MAX_INLINE_POINTS,
+        description=(
+            f"Point cloud as a list of coordinate rows (at most {MAX_INLINE_POINTS} points of at most "
+            f"{MAX_INLINE_DIMENSION} coordinates; larger data belongs in url or datasets). With format "
+            "distance-matrix the rows are the rows of a square distance matrix."
+        ),
+    )
+
+
+class DatasetsSource(_Model):
+    urlPrefix: str = Field(
+        max_length=MAX_URL_LENGTH,
+        pattern=URL_PATTERN,
+        description=(
+            "Location under which every matching object is one dataset with its own result: "
+            "s3://bucket/prefix/, https://host/dir/ (an index listing) or file:///data/dir/ "
+            "(a directory on spec.input.volume)."
+        ),
+    )
+    pattern: str = Field(
+        default="*",
+        max_length=256,
+        description="Shell-style glob the object names (relative to urlPrefix) must match, e.g. '*.npy'.",
+    )
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Take at most this many datasets (in name order); default all.",
+    )
+
+
+class VolumeSource(_Model):
+    claimName: str = Field(
+        max_length=MAX_NAME_LENGTH,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="PersistentVolumeClaim mounted read-only at /data in every worker pod (for file:// inputs).",
+    )
+
+
+class TDAJobInput(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "[has(self.inline), has(self.url), has(self.datasets)].filter(x, x).size() == 1",
+                    "spec.input: set exactly one of inline, url or datasets",
+                ),
+                cel(
+                    "!(has(self.url) && self.url.startsWith('file://')) || has(self.volume)",
+                    "spec.input.volume is required for a file:// url (the PVC that holds the file)",
+                    ".volume",
+                ),
+                cel(
+                    "!(has(self.datasets) && self.datasets.urlPrefix.startsWith('file://')) || has(self.volume)",
+                    "spec.input.volume is required for a file:// urlPrefix (the PVC that holds the files)",
+                    ".volume",
+                ),
+            ]
+        }
+    )
+
+    inline: InlineData | None = Field(default=None, description="Small data carried in the resource itself.")
+    url: str | None = Field(
+        default=None,
+        max_length=MAX_URL_LENGTH,
+        pattern=URL_PATTERN,
+        description="One dataset: s3://bucket/key, https://host/path or file:///data/path (on spec.input.volume).",
+    )
+    datasets: DatasetsSource | None = Field(
+        default=None, description="Many datasets under one prefix; each gets its own result."
+    )
+    format: InputFormat | None = Field(
+        default=None,
+        description="How to read each dataset. Default: from the file extension (.npy, .csv, .txt); points for inline.",
+    )
+    credentialsSecret: str | None = Field(
+        default=None,
+        max_length=MAX_NAME_LENGTH,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description=(
+            "Secret in this namespace with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally "
+            "AWS_ENDPOINT_URL and AWS_DEFAULT_REGION, for s3:// inputs and outputs."
+        ),
+    )
+    volume: VolumeSource | None = Field(default=None, description="Volume holding file:// inputs.")
+
+
+class Computation(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.complex != 'cubical' || !has(self.threshold)",
+                    "spec.computation.threshold applies to rips only; remove it for cubical",
+                    ".threshold",
+                ),
+            ]
+        }
+    )
+
+    complex: ComplexKind = Field(
+        default=ComplexKind.rips,
+        description="Filtration: rips (Vietoris-Rips of a point cloud or distance matrix) or cubical (grey-scale image).",
+    )
+    maxDimension: int = Field(default=1, ge=0, le=4, description="Highest homology dimension computed (0 to 4).")
+    threshold: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest edge length in the Rips filtration; default: the enclosing radius (no cap).",
+    )
+    coefficient: int = Field(
+        default=2,
+        json_schema_extra={"enum": list(PRIMES_BELOW_100)},
+        description="Prime p of the coefficient field Z/pZ (a prime below 100).",
+    )
+    metric: Metric = Field(default=Metric.euclidean, description="Distance between points (rips on point clouds).")
+    features: list[Feature] = Field(
+        default_factory=lambda: [Feature.diagrams],
+        min_length=1,
+        max_length=len(Feature),
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": [Feature.diagrams.value]},
+        description="What to write per dataset besides the summary: diagrams, bettiCurves, landscapes, persistenceImages, entropy.",
+    )
+
+
+class ResourceList(_Model):
+    cpu: Quantity | None = Field(default=None, description="CPU, e.g. 500m or 2.")
+    memory: Quantity | None = Field(default=None, description="Memory, e.g. 512Mi or 4Gi.")
+
+
+class Resources(_Model):
+    requests: ResourceList | None = Field(default=None, description="What each worker pod is guaranteed.")
+    limits: ResourceList | None = Field(default=None, description="What each worker pod may use at most.")
+
+
+class Output(_Model):
+    url: str | None = Field(
+        default=None,
+        max_length=MAX_URL_LENGTH,
+        pattern=OUTPUT_URL_PATTERN,
+        description=(
+            "Where full results go (s3://bucket/prefix/ or file:///data/prefix/). Default: ConfigMaps "
+            "<name>-result-<index> owned by the TDAJob (small results only)."
+        ),
+    )
+
+
+def _immutable_once_created(field: str) -> dict[str, Any]:
+    """Transition rule for an optional field: neither added, removed nor changed."""
+    return cel(
+        f"has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})",
+        f"spec.{field} is immutable (the pods' template and index layout are fixed at creation)",
+        f".{field}",
+    )
+
+
+class TDAJobSpec(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _immutable_once_created(field) for field in ("shards", "resources", "output", "backoffLimitPerDataset")
+            ]
+        }
+    )
+
+    input: TDAJobInput = Field(
+        description="The data to analyse. Immutable after creation.",
+        json_schema_extra={"x-kubernetes-validations": [cel("self == oldSelf", "spec.input is immutable")]},
+    )
+    computation: Computation = Field(
+        default_factory=Computation,
+        description="What to compute. Immutable after creation.",
+        # A schema default, so the stored object always has it and `oldSelf` exists.
+        json_schema_extra={
+            "default": {},
+            "x-kubernetes-validations": [cel("self == oldSelf", "spec.computation is immutable")],
+        },
+    )
+    parallelism: int = Field(default=1, ge=1, le=1000, description="Worker pods running at once.")
+    shards: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description=(
+            "Number of pods (Job indexes) the datasets are split over; pod i takes datasets i, i+shards, ... "
+            "Default: one pod per dataset, up to the operator's shard cap."
+        ),
+    )
+    resources: Resources | None = Field(
+        default=None,
+        description="Worker pod resources. Default: sized from the core's memory estimate for the largest input.",
+    )
+    output: Output = Field(
+        default_factory=Output, json_schema_extra={"default": {}}, description="Where results are written."
+    )
+    backoffLimitPerDataset: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description=(
+            "Retries of a pod (Job index) after a transient failure before its datasets count as failed. "
+            "Invalid input is never retried."
+        ),
+    )
+    activeDeadlineSeconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fail the job with reason DeadlineExceeded when it has run this long (suspended time not counted).",
+    )
+    ttlSecondsAfterFinished: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Delete the child Job and its pods this long after the TDAJob finished. The TDAJob itself, its "
+            "status and its result ConfigMaps stay until the TDAJob is deleted."
+        ),
+    )
+    suspend: bool = Field(
+        default=False,
+        description="Pause: no new pods start and running pods are stopped; set to false to resume (Kueue sets it too).",
+    )
+
+
+# ------------------------------------------------------------------------- TDAJob status
+
+
+class Phase(enum.StrEnum):
+    pending = "Pending"
+    running = "Running"
+    succeeded = "Succeeded"
+    failed = "Failed"
+    suspended = "Suspended"
+
+
+TERMINAL_PHASES = frozenset({Phase.succeeded.value, Phase.failed.value})
+
+
+class ConditionStatus(enum.StrEnum):
+    true = "True"
+    false = "False"
+    unknown = "Unknown"
+
+
+class Condition(_Model):
+    type: str = Field(max_length=316, description="Ready, Complete or Failed.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(default="", max_length=1024, description="CamelCase reason of the last transition.")
+    message: str = Field(default="", max_length=32768, description="Human-readable details.")
+    lastTransitionTime: str | None = Field(
+        default=None,
+        json_schema_extra={"format": "date-time"},
+        description="When status last changed.",
+    )
+    observedGeneration: int | None = Field(default=None, ge=0, description="Spec generation this reflects.")
+
+
+class Progress(_Model):
+    total: int = Field(default=0, ge=0, description="Datasets in the job.")
+    succeeded: int = Field(default=0, ge=0, description="Datasets computed.")
+    failed: int = Field(default=0, ge=0, description="Datasets that failed for good.")
+    running: int = Field(default=0, ge=0, description="Datasets held by running pods.")
+    text: str = Field(default="", description="succeeded/total, shown by kubectl get.")
+
+
+class Summary(_Model):
+    intervalCounts: list[int] = Field(
+        default_factory=list, description="Intervals of positive persistence per dimension, summed over datasets."
+    )
+    maxPersistence: list[float] = Field(
+        default_factory=list, description="Largest finite persistence per dimension over all datasets."
+    )
+    computeSeconds: float = Field(default=0.0, ge=0, description="Compute time summed over pods.")
+
+
+class ResultRef(_Model):
+    kind: str = Field(description="ConfigMap (one per pod index) or ObjectStore.")
+    url: str | None = Field(default=None, description="Prefix of the result objects (ObjectStore).")
+    namePrefix: str | None = Field(default=None, description="ConfigMap name prefix; the index follows (ConfigMap).")
+    shards: int = Field(default=0, ge=0, description="Number of pod indexes, each with its own result.")
+
+
+class TDAJobStatus(_Model):
+    phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded, Failed or Suspended.")
+    reason: str | None = Field(
+        default=None,
+        description="Why the phase is what it is: InvalidInput, DeadlineExceeded, Infeasible, BackoffLimitExceeded, ...",
+    )
+    message: str | None = Field(default=None, description="Human-readable details of the reason.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        description="Ready, Complete and Failed, each with observedGeneration.",
+    )
+    progress: Progress | None = Field(default=None, description="Dataset counts.")
+    summary: Summary | None = Field(default=None, description="Aggregate of the pods' summaries.")
+    resultRef: ResultRef | None = Field(default=None, description="Where the full results are.")
+    jobName: str | None = Field(default=None, description="The child Indexed Job.")
+    startTime: str | None = Field(default=None, json_schema_extra={"format": "date-time"}, description="When pods first ran.")
+    completionTime: str | None = Field(
+        default=None, json_schema_extra={"format": "date-time"}, description="When the job finished."
+    )
+    observedGeneration: int | None = Field(default=None, ge=0, description="Spec generation the status reflects.")
+
+
+class ObjectMeta(_Model):
+    name: str = ""
+    namespace: str = "default"
+    uid: str = ""
+    generation: int = 0
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    creationTimestamp: str | None = None
+
+
+class TDAJob(_Model):
+    """A batch persistent-homology computation over one or many datasets."""
+
+    apiVersion: str = API_VERSION
+    kind: str = "TDAJob"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: TDAJobSpec
+    status: TDAJobStatus = Field(default_factory=TDAJobStatus)
+
+
+# ------------------------------------------------------------------------------ TDAStream
+
+
+class EmbeddingKind(enum.StrEnum):
+    none = "none"
+    takens = "takens"
+
+
+class KafkaTopics(_Model):
+    cluster: str = Field(
+        max_length=MAX_NAME_LENGTH,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="Strimzi Kafka cluster (label strimzi.io/cluster of the KafkaTopics).",
+    )
+    bootstrapServers: str | None = Field(
+        default=None, max_length=1024, description="host:port list; default: the cluster's bootstrap service."
+    )
+    inputTopic: str = Field(
+        max_length=249, pattern=r"^[a-zA-Z0-9._-]+$", description="Topic the samples are read from."
+    )
+    outputTopic: str = Field(
+        max_length=249, pattern=r"^[a-zA-Z0-9._-]+$", description="Topic the per-window features are written to."
+    )
+    partitions: int = Field(default=1, ge=1, le=1000, description="Partitions of the topics the operator creates.")
+
+
+class Window(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("self.slide <= self.size", "spec.window.slide must not exceed spec.window.size", ".slide")
+            ]
+        }
+    )
+
+    size: int = Field(ge=2, le=100_000, description="Samples per window.")
+    slide: int = Field(ge=1, le=100_000, description="Samples between the starts of consecutive windows.")
+
+
+class Embedding(_Model):
+    kind: EmbeddingKind = Field(
+        default=EmbeddingKind.takens,
+        description="takens: delay-embed a scalar series; none: samples are already points.",
+    )
+    dimension: int = Field(default=3, ge=1, le=64, description="Embedding dimension (takens).")
+    delay: int = Field(default=1, ge=1, le=10_000, description="Delay in samples between coordinates (takens).")
+
+
+class TDAStreamSpec(_Model):
+    kafka: KafkaTopics = Field(description="Where samples come from and features go.")
+    window: Window = Field(description="Sliding window over the stream.")
+    embedding: Embedding = Field(
+        default_factory=Embedding, json_schema_extra={"default": {}}, description="How a window becomes a point cloud."
+    )
+    maxDimension: int = Field(default=1, ge=0, le=3, description="Highest homology dimension per window.")
+    threshold: float | None = Field(default=None, gt=0, description="Rips threshold per window; default none.")
+    features: list[Feature] = Field(
+        default_factory=lambda: [Feature.diagrams],
+        min_length=1,
+        max_length=len(Feature),
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": [Feature.diagrams.value]},
+        description="Features emitted per window.",
+    )
+    parallelism: int = Field(default=1, ge=1, le=256, description="Flink parallelism of the compute operator.")
+    suspend: bool = Field(default=False, description="Stop the Flink job (with a savepoint) while true.")
+
+
+class StreamPhase(enum.StrEnum):
+    pending = "Pending"
+    running = "Running"
+    failed = "Failed"
+    suspended = "Suspended"
+
+
+class TDAStreamStatus(_Model):
+    phase: StreamPhase | None = Field(default=None, description="Pending, Running, Failed or Suspended.")
+    reason: str | None = Field(default=None, description="Why the phase is what it is.")
+    message: str | None = Field(default=None, description="Human-readable details.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        description="Ready and Failed, with observedGeneration.",
+    )
+    flinkDeploymentName: str | None = Field(default=None, description="The child FlinkDeployment.")
+    windowsProcessed: int | None = Field(default=None, ge=0, description="Windows computed so far.")
+    observedGeneration: int | None = Field(default=None, ge=0, description="Spec generation the status reflects.")
+
+
+class TDAStream(_Model):
+    """Topological features over sliding windows of a Kafka stream."""
+
+    apiVersion: str = API_VERSION
+    kind: str = "TDAStream"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: TDAStreamSpec
+    status: TDAStreamStatus = Field(default_factory=TDAStreamStatus)
+
+
+def to_k8s(model: BaseModel) -> dict[str, Any]:
+    """Plain JSON-compatible dict as the API server would store it (no nulls)."""
+    return model.model_dump(mode="json", exclude_none=True, by_alias=True)

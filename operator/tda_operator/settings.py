@@ -1,0 +1,49 @@
+"""Operator settings, read from the environment (``TDA_OPERATOR_*``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+FIELD_MANAGER = "tda-operator"
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Image of the worker pods (the local node agent runs the command, not the image).
+    worker_image: str = "ghcr.io/tda-platform/worker:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    #: Service account of the worker pods; it needs `create` on configmaps (results).
+    worker_service_account: str = "tda-worker"
+    #: TDAJobs whose estimated memory per dataset exceeds this fail with reason Infeasible.
+    infeasible_cap_bytes: int = 8 * 1024**3
+    #: Most pods (Job indexes) one TDAJob gets by default; datasets beyond are shared.
+    max_shards: int = 1000
+    #: Requests when nothing can be estimated (url/datasets inputs).
+    default_cpu_request: str = "100m"
+    default_memory_request: str = "256Mi"
+    #: Interpreter and numpy footprint added to the core's estimate.
+    memory_base_bytes: int = 192 * 1024**2
+    memory_headroom: float = 1.5
+    namespaces: tuple[str, ...] = field(default_factory=tuple)  # empty: all namespaces
+    metrics_port: int = 8080
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        defaults = cls()
+        return cls(
+            worker_image=env("TDA_OPERATOR_WORKER_IMAGE", defaults.worker_image),
+            image_pull_policy=env("TDA_OPERATOR_IMAGE_PULL_POLICY", defaults.image_pull_policy),
+            worker_service_account=env("TDA_OPERATOR_WORKER_SERVICE_ACCOUNT", defaults.worker_service_account),
+            infeasible_cap_bytes=int(env("TDA_OPERATOR_INFEASIBLE_CAP_BYTES", defaults.infeasible_cap_bytes)),
+            max_shards=int(env("TDA_OPERATOR_MAX_SHARDS", defaults.max_shards)),
+            default_cpu_request=env("TDA_OPERATOR_DEFAULT_CPU_REQUEST", defaults.default_cpu_request),
+            default_memory_request=env("TDA_OPERATOR_DEFAULT_MEMORY_REQUEST", defaults.default_memory_request),
+            namespaces=_env_list("TDA_OPERATOR_NAMESPACES"),
+            metrics_port=int(env("TDA_OPERATOR_METRICS_PORT", defaults.metrics_port)),
+        )

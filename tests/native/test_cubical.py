@@ -1,0 +1,191 @@
+"""Cubical persistence against cripser (V-construction) and GUDHI (T-construction)."""
+
+from __future__ import annotations
+
+import cripser
+import gudhi
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import tda_core
+
+pytestmark = pytest.mark.native
+
+
+def canonical(dgm: np.ndarray) -> np.ndarray:
+    dgm = np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
+    return dgm[np.lexsort((dgm[:, 1], dgm[:, 0]))]
+
+
+def cripser_v(arr: np.ndarray, max_dim: int) -> list[np.ndarray]:
+    res = cripser.computePH(np.ascontiguousarray(arr, dtype=np.float64), maxdim=max_dim)
+    out = []
+    for k in range(max_dim + 1):
+        pairs = res[res[:, 0] == k][:, 1:3].copy()
+        pairs[pairs[:, 1] >= np.finfo(np.float64).max, 1] = np.inf  # cripser writes DBL_MAX
+        out.append(pairs)
+    return out
+
+
+def gudhi_t(arr: np.ndarray, max_dim: int) -> list[np.ndarray]:
+    cc = gudhi.CubicalComplex(top_dimensional_cells=arr)
+    cc.compute_persistence()
+    return [np.asarray(cc.persistence_intervals_in_dimension(k)).reshape(-1, 2) for k in range(max_dim + 1)]
+
+
+def assert_same(ours: list[np.ndarray], ref: list[np.ndarray]) -> None:
+    assert len(ours) == len(ref)
+    for k, (a, b) in enumerate(zip(ours, ref, strict=True)):
+        assert a.dtype == np.float64 and a.ndim == 2 and a.shape[1] == 2
+        np.testing.assert_array_equal(canonical(a), canonical(b), err_msg=f"dimension {k}")
+
+
+def smooth_noise(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(np.random.default_rng(seed).random(shape), 1.5)
+
+
+CASES = [
+    ((24, 31), "random"),
+    ((40, 40), "smooth"),
+    ((20, 17), "plateaus"),
+    ((9, 10, 11), "random"),
+    ((12, 12, 12), "smooth"),
+    ((8, 9, 7), "plateaus"),
+    ((5, 6, 4, 5), "random"),
+    ((5, 5, 5, 5), "plateaus"),
+]
+
+
+def make(shape: tuple[int, ...], kind: str, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        return rng.random(shape)
+    if kind == "smooth":
+        return smooth_noise(shape, seed)
+    return rng.integers(0, 4, size=shape).astype(np.float64)  # many ties
+
+
+@pytest.mark.parametrize(("shape", "kind"), CASES)
+def test_vertex_construction_matches_cripser(shape, kind):
+    arr = make(shape, kind)
+    assert_same(tda_core.cubical_persistence(arr, construction="V"), cripser_v(arr, arr.ndim - 1))
+
+
+@pytest.mark.parametrize(("shape", "kind"), CASES)
+def test_top_construction_matches_gudhi(shape, kind):
+    arr = make(shape, kind, seed=1)
+    assert_same(tda_core.cubical_persistence(arr, construction="T"), gudhi_t(arr, arr.ndim - 1))
+
+
+@pytest.mark.parametrize("shape", [(30, 20), (7, 8, 9)])
+def test_top_construction_matches_cripser_t(shape):
+    arr = make(shape, "random", seed=2)
+    res = cripser.computePH_T(arr, maxdim=arr.ndim - 1)
+    ref = []
+    for k in range(arr.ndim):
+        pairs = res[res[:, 0] == k][:, 1:3].copy()
+        pairs[pairs[:, 1] >= np.finfo(np.float64).max, 1] = np.inf
+        ref.append(pairs)
+    assert_same(tda_core.cubical_persistence(arr, construction="T"), ref)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    arr=st.integers(2, 4).flatmap(
+        lambda nd: arrays(
+            np.float64,
+            st.tuples(*[st.integers(2, 7 if nd < 4 else 4)] * nd),
+            elements=st.one_of(
+                st.floats(-10, 10, allow_nan=False, width=32),
+                st.sampled_from([0.0, 1.0, 2.0]),
+            ),
+        )
+    ),
+    construction=st.sampled_from(["V", "T"]),
+)
+def test_random_arrays(arr, construction):
+    ref = cripser_v(arr, arr.ndim - 1) if construction == "V" else gudhi_t(arr, arr.ndim - 1)
+    assert_same(tda_core.cubical_persistence(arr, construction=construction), ref)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arr=arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)),
+                  elements=st.floats(-5, 5, allow_nan=False, width=32)))
+def test_top_construction_with_thin_axes(arr):
+    assert_same(tda_core.cubical_persistence(arr, construction="T"), gudhi_t(arr, 2))
+
+
+def test_vertex_construction_with_a_thin_axis_is_the_lower_dimensional_complex():
+    img = make((13, 11), "random")
+    thin = tda_core.cubical_persistence(img[None, :, :], construction="V")
+    flat = tda_core.cubical_persistence(img, construction="V")
+    assert_same(thin[:2], flat)
+    assert thin[2].shape == (0, 2)
+
+
+def test_ring_has_one_loop():
+    ring = np.zeros((5, 5))
+    ring[2, 2] = 3.0
+    for construction in ("V", "T"):
+        h0, h1 = tda_core.cubical_persistence(ring, construction=construction)
+        np.testing.assert_array_equal(h0, [[0.0, np.inf]])
+        np.testing.assert_array_equal(h1, [[0.0, 3.0]])
+
+
+def test_void_in_a_volume():
+    vol = np.zeros((5, 5, 5))
+    vol[2, 2, 2] = 7.0
+    dgms = tda_core.cubical_persistence(vol)
+    np.testing.assert_array_equal(dgms[2], [[0.0, 7.0]])
+    assert dgms[1].shape == (0, 2)
+
+
+def test_max_dim_shapes_the_result():
+    arr = make((6, 7, 8), "random")
+    full = tda_core.cubical_persistence(arr)
+    assert len(full) == 3
+    assert len(tda_core.cubical_persistence(arr, max_dim=0)) == 1
+    assert_same(tda_core.cubical_persistence(arr, max_dim=1), full[:2])
+    five = tda_core.cubical_persistence(arr, max_dim=4)
+    assert len(five) == 5 and five[3].shape == (0, 2) and five[4].shape == (0, 2)
+    assert_same(five[:3], full)
+
+
+def test_integer_and_noncontiguous_input():
+    arr = np.random.default_rng(3).integers(0, 50, size=(20, 30))
+    ref = tda_core.cubical_persistence(arr.astype(np.float64))
+    assert_same(tda_core.cubical_persistence(arr), ref)
+    assert_same(tda_core.cubical_persistence(np.asfortranarray(arr)), ref)
+    assert_same(tda_core.cubical_persistence(arr.T.copy().T), ref)
+
+
+def test_infinite_values_are_allowed():
+    arr = np.array([[0.0, 1.0, 0.5], [np.inf, 2.0, 0.25]])
+    dgms = tda_core.cubical_persistence(arr)
+    assert dgms[0][np.isinf(dgms[0][:, 1])].shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"array": np.array([[0.0, np.nan], [1.0, 2.0]])}, "array.*NaN"),
+        ({"array": np.arange(5.0)}, "array.*1-D"),
+        ({"array": np.float64(3.0)}, "array.*0-D"),
+        ({"array": np.zeros((0, 4))}, "array.*empty"),
+        ({"array": np.zeros((2, 2, 2, 2, 2))}, "array.*5-D"),
+        ({"array": [["a", "b"], ["c", "d"]]}, "array"),
+        ({"array": np.zeros((3, 3)), "construction": "X"}, "construction"),
+        ({"array": np.zeros((3, 3)), "construction": None}, "construction"),
+        ({"array": np.zeros((3, 3)), "max_dim": -1}, "max_dim"),
+        ({"array": np.zeros((3, 3)), "max_dim": 1.5}, "max_dim"),
+        ({"array": np.zeros((3, 3)), "n_threads": 0}, "n_threads"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tda_core.cubical_persistence(**kwargs)

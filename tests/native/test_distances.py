@@ -1,0 +1,142 @@
+"""Diagram distances against GUDHI (exact bottleneck) and Hera (Wasserstein)."""
+
+from __future__ import annotations
+
+import gudhi
+import gudhi.hera as hera
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tda_core
+from tda_core import _core
+
+pytestmark = pytest.mark.native
+
+INF = np.inf
+
+
+def random_diagram(rng: np.random.Generator, n: int, essential: int = 0, integer: bool = False) -> np.ndarray:
+    birth = rng.random(n)
+    death = birth + rng.exponential(0.2, n)
+    if integer:  # many equal distances: ties in the matching problems
+        birth = np.round(birth * 8)
+        death = birth + rng.integers(1, 5, n)
+    pts = np.c_[birth, death]
+    if essential:
+        pts = np.r_[pts, np.c_[rng.random(essential), np.full(essential, INF)]]
+    return pts[rng.permutation(len(pts))]
+
+
+def hera_wasserstein(a: np.ndarray, b: np.ndarray, p: float) -> float:
+    if len(a) == 0 or len(b) == 0:  # the Hera binding does not accept an empty diagram
+        other = b if len(a) == 0 else a
+        if np.isinf(other).any():
+            return INF
+        return float((np.abs(other[:, 1] - other[:, 0]) / 2) ** p).sum() ** (1 / p) if len(other) else 0.0
+    return hera.wasserstein_distance(a, b, order=p, internal_p=INF, delta=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bottleneck_matches_gudhi_exactly(seed):
+    rng = np.random.default_rng(seed)
+    ess = int(rng.integers(0, 3))
+    a = random_diagram(rng, int(rng.integers(0, 40)), ess, integer=seed % 3 == 0)
+    b = random_diagram(rng, int(rng.integers(0, 40)), ess, integer=seed % 3 == 0)
+    assert tda_core.bottleneck(a, b) == pytest.approx(gudhi.bottleneck_distance(a, b), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5])
+def test_exact_wasserstein_matches_hera(seed, p):
+    rng = np.random.default_rng(100 + seed)
+    ess = int(rng.integers(0, 3))
+    a = random_diagram(rng, int(rng.integers(1, 40)), ess, integer=seed % 3 == 0)
+    b = random_diagram(rng, int(rng.integers(1, 40)), ess, integer=seed % 3 == 0)
+    assert tda_core.wasserstein(a, b, p=p, delta=0.0) == pytest.approx(hera_wasserstein(a, b, p), rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1.0, 2.0])
+def test_auction_is_within_delta_of_the_optimum(seed, p):
+    rng = np.random.default_rng(200 + seed)
+    a = random_diagram(rng, int(rng.integers(150, 300)), 2, integer=seed % 2 == 0)
+    b = random_diagram(rng, int(rng.integers(150, 300)), 2, integer=seed % 2 == 0)
+    exact = tda_core.wasserstein(a, b, p=p, delta=0.0)
+    assert _core.wasserstein_stats()["exact"]
+    for delta in (0.01, 0.1):
+        approx = tda_core.wasserstein(a, b, p=p, delta=delta)
+        assert not _core.wasserstein_stats()["exact"]
+        assert exact * (1 - 1e-12) <= approx <= exact * (1 + delta)
+
+
+def test_large_diagrams_agree_with_hera_within_its_bound():
+    rng = np.random.default_rng(7)
+    a, b = random_diagram(rng, 400), random_diagram(rng, 2000)
+    ours_b = tda_core.bottleneck(a, b)
+    hera_b = hera.bottleneck_distance(a, b, delta=0.01)  # in [d, 1.01 d]
+    assert ours_b <= hera_b <= ours_b * 1.01 + 1e-12
+    assert tda_core.bottleneck(a, b, delta=0.01) <= ours_b * 1.01
+    for p in (1.0, 2.0):
+        ours = tda_core.wasserstein(a, b, p=p)  # both in [W, 1.01 W]
+        ref = hera.wasserstein_distance(a, b, order=p, internal_p=INF, delta=0.01)
+        assert abs(ours - ref) <= 0.0101 * min(ours, ref)
+
+
+def test_essential_classes():
+    a = np.array([[0.0, 1.0], [0.5, INF], [0.2, INF]])
+    b = np.array([[0.0, 1.1], [0.4, INF], [0.1, INF]])
+    # essential births sorted: (0.2, 0.5) vs (0.1, 0.4): gaps 0.1 and 0.1
+    assert tda_core.bottleneck(a, b) == pytest.approx(0.1)
+    assert tda_core.wasserstein(a, b, p=1) == pytest.approx(0.1 + 0.1 + 0.1)
+    assert tda_core.bottleneck(a, b[:2]) == INF
+    assert tda_core.wasserstein(a, b[:2]) == INF
+    # (-inf, d) points are matched along their deaths, separately from (b, inf)
+    c = np.array([[-INF, 1.0], [0.0, INF]])
+    d = np.array([[-INF, 3.0], [0.5, INF]])
+    assert tda_core.bottleneck(c, d) == pytest.approx(2.0)
+    assert tda_core.bottleneck(c, d[::-1][:1]) == INF
+
+
+def test_simple_values():
+    a = np.array([[0.0, 4.0]])
+    b = np.array([[1.0, 4.0]])
+    assert tda_core.bottleneck(a, b) == 1.0
+    assert tda_core.bottleneck(a, np.empty((0, 2))) == 2.0  # to the diagonal: half the persistence
+    assert tda_core.wasserstein(a, [], p=2) == 2.0
+    assert tda_core.bottleneck([], []) == 0.0
+    assert tda_core.wasserstein([[1.0, 1.0]], []) == 0.0  # a diagonal point costs nothing
+
+
+diagram_strategy = st.lists(
+    st.tuples(st.integers(0, 20), st.integers(1, 10)).map(lambda t: (t[0] / 4, t[0] / 4 + t[1] / 4)),
+    max_size=25,
+).map(lambda pts: np.array(pts, dtype=np.float64).reshape(-1, 2))
+
+
+@settings(max_examples=80, deadline=None)
+@given(a=diagram_strategy, b=diagram_strategy, c=diagram_strategy)
+def test_metric_axioms(a, b, c):
+    for dist in (tda_core.bottleneck, lambda x, y: tda_core.wasserstein(x, y, p=2, delta=0)):
+        ab, ba = dist(a, b), dist(b, a)
+        assert ab == pytest.approx(ba, abs=1e-12)
+        assert dist(a, a) == 0.0
+        assert ab <= dist(a, c) + dist(c, b) + 1e-9
+    assert tda_core.bottleneck(a, b) == pytest.approx(gudhi.bottleneck_distance(a, b), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: tda_core.bottleneck(np.zeros((3, 3)), np.zeros((1, 2))), "d1"),
+        (lambda: tda_core.bottleneck(np.zeros((1, 2)), [[0.0, np.nan]]), "d2.*NaN"),
+        (lambda: tda_core.bottleneck(np.zeros((1, 2)), np.zeros((1, 2)), delta=-1), "delta"),
+        (lambda: tda_core.wasserstein(np.zeros((1, 2)), np.zeros((1, 2)), p=0.5), "p"),
+        (lambda: tda_core.wasserstein(np.zeros((1, 2)), np.zeros((1, 2)), p=np.inf), "p"),
+        (lambda: tda_core.wasserstein(np.zeros((1, 2)), "x"), "d2"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
