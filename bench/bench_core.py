@@ -44,10 +44,10 @@ def o3(n: int, seed: int = 0) -> np.ndarray:
 
 
 def torus(n: int, seed: int = 0, noise: float = 0.05) -> np.ndarray:
-    """Noisy points on a torus of radii 1 and 0.4 in R^3."""
+    """Noisy points on a torus of radii 2 and 1 in R^3."""
     rng = np.random.default_rng(seed)
     u, v = rng.uniform(0, 2 * np.pi, (2, n))
-    big, small = 1.0, 0.4
+    big, small = 2.0, 1.0
     pts = np.stack([(big + small * np.cos(v)) * np.cos(u), (big + small * np.cos(v)) * np.sin(u), small * np.sin(v)], 1)
     return pts + noise * rng.standard_normal(pts.shape)
 

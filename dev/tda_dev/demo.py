@@ -150,8 +150,9 @@ def plot_diagram(diagrams: list[Any], path: Path, title: str, xlabel: str = "fil
     ax.legend(loc="lower right")
 
     # Barcode: the 12 longest bars of each dimension, longest first.
-    y = 0
-    ticks, labels = [], []
+    y = 0.0
+    ticks: list[float] = []
+    labels: list[str] = []
     for q, d in enumerate(dgms):
         if not len(d):
             continue

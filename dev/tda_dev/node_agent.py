@@ -17,11 +17,16 @@ must be what the image would run, resolved on this machine (the agent's
 interpreter's bin directory comes first on PATH, so `python3` and our console
 scripts are the project's virtualenv).
 
+Container output goes to <state-dir>/logs/<namespace>_<pod>_<container>.log
+(restarts append), which `kubectl logs [-f]` reads through the kubelet-API
+endpoint the agent serves. PersistentVolumeClaims of StorageClass `tda-local`
+(made the default if the cluster has none) get a host directory under
+<state-dir>/pvc/<namespace>/<claim>.
+
 Not emulated: images and their entrypoints, resource limits (no cgroups),
 securityContext users (processes run as root), probes (a started container is
-ready), a pod network (pods share the host's; podIP is 127.0.0.1), and
-`kubectl logs`/`exec` (nothing serves the kubelet API). Container output goes
-to <state-dir>/logs/<namespace>_<pod>_<container>.log.
+ready), a pod network (pods share the host's; podIP is 127.0.0.1; no Service
+routing or DNS), service-link env vars, and `kubectl exec`/`port-forward`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
 import math
@@ -374,6 +380,7 @@ class Container:
         self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
         self.mntns: str | None = None
+        self.ns_fd: int | None = None
         self.started_at = ""
         self.started_mono = 0.0
         self.log_offset = 0
@@ -412,38 +419,67 @@ class Container:
             )
         self.started_at = now()
         self.started_mono = time.monotonic()
-        self.mntns = None
         pid_record = f"{self.proc.pid} {_start_ticks(self.proc.pid)}\n"
         (self.dir / "pid").write_text(pid_record)
 
     def poll(self) -> int | None:
-        """Exit code (128+signal for a signal, as kubelet reports), or None while running."""
-        if self.proc is None:
+        """Exit code (128+signal for a signal, as kubelet reports), or None while running.
+
+        The process is reaped only after its group and namespace were cleared:
+        until then its pid (= process group id) cannot be reused by another
+        container, and the namespace we hold open keeps its inode number ours.
+        """
+        proc = self.proc
+        if proc is None:
             return None
-        if self.mntns is None:
-            ns = _mntns(self.proc.pid)
-            if ns and ns != _mntns(os.getpid()):
-                self.mntns = ns
-        rc = self.proc.poll()
-        if rc is None:
-            return None
+        if proc.returncode is None:
+            if self.ns_fd is None:
+                self._hold_namespace()
+            try:
+                exited = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                exited = True  # already reaped
+            if exited is None:
+                return None
+            self._clear_leftovers()
+            proc.wait()
+        rc = proc.returncode
         return 128 - rc if rc < 0 else rc
 
+    def _hold_namespace(self) -> None:
+        assert self.proc is not None
+        ns = _mntns(self.proc.pid)
+        if ns and ns != _mntns(os.getpid()):
+            with contextlib.suppress(OSError):
+                self.ns_fd = os.open(f"/proc/{self.proc.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+                self.mntns = ns
+
+    def _clear_leftovers(self) -> None:
+        """SIGKILL what the container left running: its process group and anything in its namespace."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.mntns and self.ns_fd is not None:
+            kill_namespace(self.mntns)
+        if self.ns_fd is not None:
+            os.close(self.ns_fd)
+            self.ns_fd = None
+
     def signal(self, sig: int) -> None:
-        # The group may outlive its leader (children it left behind), so signal it regardless.
-        if self.proc is None:
+        # Only while not reaped: after that the pid may belong to someone else.
+        if self.proc is None or self.proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
     def kill(self) -> None:
-        """SIGKILL the process group and anything else left in the container's mount namespace."""
-        self.signal(signal.SIGKILL)
-        if self.proc is not None:
+        """SIGKILL the container and whatever it started; reaps it."""
+        if self.proc is not None and self.proc.returncode is None:
+            if self.ns_fd is None:
+                self._hold_namespace()
+            self._clear_leftovers()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=5)
-        if self.mntns:
-            kill_namespace(self.mntns)
+                self.proc.wait(timeout=10)
         (self.dir / "pid").unlink(missing_ok=True)
 
     def termination_message(self, exit_code: int) -> str:
@@ -1087,6 +1123,124 @@ class PodWorker(threading.Thread):
         return mounts
 
 
+# --- container logs (the part of the kubelet API that `kubectl logs` uses) -----------
+
+
+class LogServer:
+    """Serves /containerLogs/<ns>/<pod>/<container> over HTTPS for the API server.
+
+    The API server proxies `kubectl logs` to the node's daemonEndpoints port
+    without verifying the certificate (no --kubelet-certificate-authority), so
+    a self-signed one will do. It listens on loopback only.
+    """
+
+    def __init__(self, agent: Agent) -> None:
+        import http.server
+        import ssl
+
+        self.agent = agent
+        cert, key = _self_signed(agent.state_dir / "serving")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+                log.debug("logs: " + format, *args)
+
+            def do_GET(self) -> None:  # noqa: N802 - the base class's name
+                server.handle(self)
+
+        self.httpd = http.server.ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+
+    def serve(self) -> None:
+        threading.Thread(target=self.httpd.serve_forever, name="logs", daemon=True).start()
+
+    def handle(self, req: Any) -> None:
+        from urllib.parse import parse_qs
+
+        url = urlparse(req.path)
+        parts = url.path.strip("/").split("/")
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if len(parts) != 4 or parts[0] != "containerLogs":
+            return self._reply(req, 404, b"only /containerLogs is served by the local node agent\n")
+        _, ns, pod, container = parts
+        path = self.agent.logs_dir / f"{ns}_{pod}_{container}.log"
+        if not path.exists():
+            return self._reply(req, 404, f"no log for container {container} of pod {ns}/{pod}\n".encode())
+        data = path.read_bytes()
+        tail = int(query.get("tailLines", -1))
+        if tail >= 0:
+            data = b"".join(data.splitlines(keepends=True)[-tail:]) if tail else b""
+        if "limitBytes" in query:
+            data = data[:int(query["limitBytes"])]
+        if query.get("follow") != "true":
+            return self._reply(req, 200, data)
+        req.send_response(200)
+        req.send_header("Content-Type", "text/plain")
+        req.send_header("Transfer-Encoding", "chunked")
+        req.end_headers()
+        offset = path.stat().st_size
+        try:
+            self._chunk(req, data)
+            while not self.agent.stop.is_set():
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    more = f.read()
+                offset += len(more)
+                self._chunk(req, more)
+                if not more and not self.agent.running(ns, pod, container):
+                    break
+                time.sleep(0.5)
+            req.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client went away
+
+    @staticmethod
+    def _chunk(req: Any, data: bytes) -> None:
+        if data:
+            req.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            req.wfile.flush()
+
+    @staticmethod
+    def _reply(req: Any, code: int, body: bytes) -> None:
+        req.send_response(code)
+        req.send_header("Content-Type", "text/plain")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+
+def _self_signed(prefix: Path) -> tuple[str, str]:
+    from datetime import timedelta
+    from ipaddress import ip_address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert_file, key_file = prefix.with_suffix(".crt"), prefix.with_suffix(".key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tda-node-agent")])
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address(LOOPBACK))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    write_file(key_file, key_pem, 0o600)
+    write_file(cert_file, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return str(cert_file), str(key_file)
+
+
 # --- the agent -----------------------------------------------------------------
 
 
@@ -1106,6 +1260,7 @@ class Agent:
         self.node_uid = ""
         self.version = "v0.0.0"
         self.ready = False
+        self.kubelet_port = 10250
 
     # -- node --
 
@@ -1152,7 +1307,7 @@ class Agent:
             "capacity": self.capacity(), "allocatable": self.capacity(), "conditions": conditions,
             "addresses": [{"type": "InternalIP", "address": LOOPBACK},
                           {"type": "Hostname", "address": self.node_name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": {
                 "machineID": _read("/etc/machine-id"), "systemUUID": _read("/etc/machine-id"),
                 "bootID": _read("/proc/sys/kernel/random/boot_id"), "kernelVersion": uname.release,
@@ -1258,6 +1413,10 @@ class Agent:
         with contextlib.suppress(ApiError):
             self.api.request("DELETE", pod_path(meta["namespace"], meta["name"]),
                              body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
+
+    def running(self, ns: str, pod: str, container: str) -> bool:
+        with self.lock:
+            return any(w.ns == ns and w.name == pod and container in w.running for w in self.workers.values())
 
     def worker_done(self, worker: PodWorker) -> None:
         with self.lock:
@@ -1417,8 +1576,17 @@ class Agent:
 
     def run(self) -> None:
         (self.state_dir / "pods").mkdir(parents=True, exist_ok=True)
+        # Two agents on one state directory would kill each other's containers.
+        self._lock = open(self.state_dir / "agent.lock", "w")  # noqa: SIM115 - held for the agent's life
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(f"tda-node-agent: another agent is running on {self.state_dir}") from None
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         kill_pod_processes(self.state_dir)
+        logs = LogServer(self)
+        self.kubelet_port = logs.port
+        logs.serve()
         while not self.stop.is_set():
             try:
                 self.register()

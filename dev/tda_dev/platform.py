@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tda_operator import local as tda_operator_local
 
 from . import objectstore, paths
 from .binaries import ensure_binaries
@@ -372,6 +373,9 @@ COMPONENTS: list[Component] = [
     # S3-protocol store on loopback, then bucket `tda` + Secret `s3-creds` in `default`.
     Component(objectstore.COMPONENT, argv=objectstore.argv, ready=objectstore.serving, timeout=60.0),
     Component("object-store-bucket", setup=objectstore.setup_bucket, ready=objectstore.bucket_ready),
+    # The TDA operator (kopf), watching all namespaces; TDA_DEV_OPERATOR=0 leaves it out.
+    Component(tda_operator_local.COMPONENT, argv=tda_operator_local.argv, ready=tda_operator_local.ready,
+              enabled=tda_operator_local.enabled),
 ]
 
 

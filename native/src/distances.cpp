@@ -29,7 +29,6 @@
 #include <functional>
 #include <limits>
 #include <stdexcept>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -89,65 +88,80 @@ bool match_infinite(Parts& a, Parts& b, F&& cost) {
 // ---------------------------------------------------------------------------
 // Bottleneck.
 
-// Points bucketed in square cells of side >= radius: the L-infinity ball of that
-// radius around q meets only the 3 x 3 cells around q's cell.
-class NeighbourGrid {
+// Static kd-tree for L-infinity range queries (an axis-aligned square around q).
+// Built once per diagram; the same tree serves every radius of the search.
+class BoxTree {
  public:
-  NeighbourGrid(const Points& pts, double radius) : pts_(pts) {
-    const double side = radius > 0 ? radius : 1.0;
-    inv_side_ = 1.0 / side;
-    std::vector<std::pair<std::uint64_t, Id>> keyed(pts.size());
-    for (Id i = 0; i < pts.size(); ++i) keyed[i] = {cell_key(cell(pts[i].birth), cell(pts[i].death)), i};
-    std::sort(keyed.begin(), keyed.end());
-    ids_.resize(keyed.size());
-    cells_.reserve(keyed.size());
-    for (std::size_t i = 0; i < keyed.size(); ++i) {
-      ids_[i] = keyed[i].second;
-      auto [it, fresh] = cells_.try_emplace(keyed[i].first, Range{Id(i), Id(i + 1)});
-      if (!fresh) it->second.end = Id(i + 1);
-    }
+  static constexpr Id kLeafSize = 8;
+
+  explicit BoxTree(const Points& pts) : pts_(pts), order_(pts.size()) {
+    for (Id i = 0; i < order_.size(); ++i) order_[i] = i;
+    if (!pts.empty()) build(0, Id(pts.size()), 0);
   }
+
+  std::size_t size() const { return pts_.size(); }
+  const Point& point(Id id) const { return pts_[id]; }
 
   // Calls f(id) for every point within radius of q until f returns true.
   template <class F>
   bool find_within(const Point& q, double radius, F&& f) const {
-    const std::int64_t cx = cell(q.birth), cy = cell(q.death);
-    for (std::int64_t dx = -1; dx <= 1; ++dx)
-      for (std::int64_t dy = -1; dy <= 1; ++dy) {
-        const auto it = cells_.find(cell_key(cx + dx, cy + dy));
-        if (it == cells_.end()) continue;
-        for (Id k = it->second.begin; k < it->second.end; ++k) {
-          const Id id = ids_[k];
-          if (linf(q, pts_[id]) <= radius && f(id)) return true;
-        }
-      }
-    return false;
+    return !nodes_.empty() && visit(0, q, radius, f);
   }
 
  private:
-  struct Range {
-    Id begin, end;
+  struct Node {
+    double x0, x1, y0, y1;
+    Id begin, end, left = kNoId, right = kNoId;  // leaf: no children
   };
-  std::int64_t cell(double x) const {
-    return static_cast<std::int64_t>(std::clamp(std::floor(x * inv_side_), -1e17, 1e17));
+
+  Id build(Id begin, Id end, int axis) {
+    Node n{kInf, -kInf, kInf, -kInf, begin, end};
+    for (Id k = begin; k < end; ++k) {
+      const Point& p = pts_[order_[k]];
+      n.x0 = std::min(n.x0, p.birth);
+      n.x1 = std::max(n.x1, p.birth);
+      n.y0 = std::min(n.y0, p.death);
+      n.y1 = std::max(n.y1, p.death);
+    }
+    const Id v = Id(nodes_.size());
+    nodes_.push_back(n);
+    if (end - begin <= kLeafSize) return v;
+    const Id mid = begin + (end - begin) / 2;
+    std::nth_element(order_.begin() + begin, order_.begin() + mid, order_.begin() + end, [&](Id a, Id b) {
+      return axis == 0 ? pts_[a].birth < pts_[b].birth : pts_[a].death < pts_[b].death;
+    });
+    const Id left = build(begin, mid, 1 - axis);
+    const Id right = build(mid, end, 1 - axis);
+    nodes_[v].left = left;
+    nodes_[v].right = right;
+    return v;
   }
-  // Distinct cells may share a key; the distance test keeps results exact.
-  static std::uint64_t cell_key(std::int64_t x, std::int64_t y) {
-    return std::uint64_t(x) * 0x9E3779B97F4A7C15ull ^ (std::uint64_t(y) + 0x632BE59BD9B4E019ull);
+
+  template <class F>
+  bool visit(Id v, const Point& q, double r, F& f) const {
+    const Node& n = nodes_[v];
+    if (n.x0 > q.birth + r || n.x1 < q.birth - r || n.y0 > q.death + r || n.y1 < q.death - r) return false;
+    if (n.left == kNoId) {
+      for (Id k = n.begin; k < n.end; ++k) {
+        const Id id = order_[k];
+        if (linf(q, pts_[id]) <= r && f(id)) return true;
+      }
+      return false;
+    }
+    return visit(n.left, q, r, f) || visit(n.right, q, r, f);
   }
 
   const Points& pts_;
-  double inv_side_;
-  std::vector<Id> ids_;
-  std::unordered_map<std::uint64_t, Range> cells_;
+  std::vector<Id> order_;
+  std::vector<Node> nodes_;
 };
 
 // Hopcroft-Karp: can every point of `left` farther than radius from the diagonal be
 // matched to a distinct point of `right` within radius?
 class FarPointCover {
  public:
-  FarPointCover(const Points& left, const Points& right, double radius)
-      : right_(right), radius_(radius), grid_(right, radius) {
+  FarPointCover(const Points& left, const BoxTree& right, double radius)
+      : radius_(radius), grid_(right) {
     for (const Point& p : left)
       if (to_diagonal(p) > radius) far_.push_back(p);
   }
@@ -155,9 +169,9 @@ class FarPointCover {
   bool exists() {
     const std::size_t n = far_.size();
     if (n == 0) return true;
-    if (n > right_.size()) return false;
+    if (n > grid_.size()) return false;
     match_left_.assign(n, kNoId);
-    match_right_.assign(right_.size(), kNoId);
+    match_right_.assign(grid_.size(), kNoId);
     std::size_t matched = 0;
     for (Id l = 0; l < n; ++l)  // greedy start
       if (grid_.find_within(far_[l], radius_, [&](Id r) {
@@ -219,52 +233,65 @@ class FarPointCover {
     return found;
   }
 
-  const Points& right_;
   double radius_;
-  NeighbourGrid grid_;
+  const BoxTree& grid_;
   Points far_;
   std::vector<Id> match_left_, match_right_, layer_;
   Id free_layer_ = kUnreached;
 };
 
-bool bottleneck_at_most(const Points& a, const Points& b, double radius) {
-  return FarPointCover(a, b, radius).exists() && FarPointCover(b, a, radius).exists();
-}
+class BottleneckSearch {
+ public:
+  BottleneckSearch(const Points& a, const Points& b) : a_(a), b_(b), tree_a_(a), tree_b_(b) {}
 
-double finite_bottleneck(const Points& a, const Points& b, double delta) {
-  double hi = 0;  // everything to the diagonal
-  for (const Point& p : a) hi = std::max(hi, to_diagonal(p));
-  for (const Point& p : b) hi = std::max(hi, to_diagonal(p));
-  if (hi == 0) return 0;
-  double lo = 0;  // answer in [lo, hi] while lo == 0, in (lo, hi] afterwards
-  for (int iter = 0; iter < 40 && hi - lo > 1e-14 * hi; ++iter) {
-    if (delta > 0 && lo > 0 && hi <= (1 + delta) * lo) return hi;
-    const double mid = lo + (hi - lo) / 2;
-    (bottleneck_at_most(a, b, mid) ? hi : lo) = mid;
+  bool at_most(double radius) const {
+    return FarPointCover(a_, tree_b_, radius).exists() && FarPointCover(b_, tree_a_, radius).exists();
   }
-  if (delta > 0) return hi;
-  // The answer is a half-persistence or a pairwise distance in the interval.
-  std::vector<double> candidates;
-  auto consider = [&](double c) {
-    if ((c > lo || (lo == 0 && c == 0)) && c <= hi) candidates.push_back(c);
-  };
-  for (const Point& p : a) consider(to_diagonal(p));
-  for (const Point& p : b) consider(to_diagonal(p));
-  for (const Point& p : a)
-    for (const Point& q : b) consider(linf(p, q));
-  std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  std::size_t first = 0, last = candidates.size();  // smallest feasible in [first, last)
-  if (last == 0) return hi;
-  while (last - first > 1) {
-    const std::size_t mid = first + (last - first - 1) / 2;
-    if (bottleneck_at_most(a, b, candidates[mid]))
-      last = mid + 1;
-    else
-      first = mid + 1;
+
+  double solve(double delta) const {
+    double hi = 0;  // everything to the diagonal
+    for (const Point& p : a_) hi = std::max(hi, to_diagonal(p));
+    for (const Point& p : b_) hi = std::max(hi, to_diagonal(p));
+    if (hi == 0) return 0;
+    // Bisection: the answer stays in [lo, hi] while lo == 0 and in (lo, hi] afterwards.
+    double lo = 0;
+    const double stop = delta > 0 ? delta : 1e-4;
+    while (!(lo > 0 && hi <= (1 + stop) * lo) && hi - lo > 1e-14 * hi) {
+      const double mid = lo + (hi - lo) / 2;
+      (at_most(mid) ? hi : lo) = mid;
+    }
+    if (delta > 0) return hi;
+    // The answer is a half-persistence or a pairwise distance in the interval.
+    std::vector<double> candidates;
+    auto consider = [&](double c) {
+      if ((c > lo || (lo == 0 && c == 0)) && c <= hi) candidates.push_back(c);
+    };
+    for (const Point& p : a_) consider(to_diagonal(p));
+    for (const Point& p : b_) consider(to_diagonal(p));
+    for (const Point& p : a_)
+      tree_b_.find_within(p, hi, [&](Id j) {
+        consider(linf(p, tree_b_.point(j)));
+        return false;
+      });
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    if (candidates.empty()) return hi;
+    std::size_t first = 0, last = candidates.size();  // smallest feasible in [first, last)
+    while (last - first > 1) {
+      const std::size_t mid = first + (last - first - 1) / 2;
+      if (at_most(candidates[mid]))
+        last = mid + 1;
+      else
+        first = mid + 1;
+    }
+    return candidates[first];
   }
-  return candidates[first];
-}
+
+ private:
+  const Points& a_;
+  const Points& b_;
+  BoxTree tree_a_, tree_b_;
+};
 
 // ---------------------------------------------------------------------------
 // Wasserstein.
@@ -644,7 +671,7 @@ double bottleneck(Diagram a, Diagram b, double delta) {
   Parts pa = split(a), pb = split(b);
   double result = 0;
   if (!match_infinite(pa, pb, [&](double gap) { result = std::max(result, gap); })) return kInf;
-  return std::max(result, finite_bottleneck(pa.finite, pb.finite, delta));
+  return std::max(result, BottleneckSearch(pa.finite, pb.finite).solve(delta));
 }
 
 double wasserstein(Diagram a, Diagram b, double order, double delta) {

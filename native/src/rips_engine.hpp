@@ -50,10 +50,12 @@ class WorkingColumn {
 
   void clear() noexcept { heap_.clear(); }
   bool empty() const noexcept { return heap_.empty(); }
+  std::size_t size() const noexcept { return heap_.size(); }
   void push(const Entry& e) {
     heap_.push_back(e);
     std::push_heap(heap_.begin(), heap_.end(), later);
   }
+
   // Bulk insertion followed by one heapify.
   void assign(const std::vector<Entry>& entries) {
     heap_.assign(entries.begin(), entries.end());
@@ -172,7 +174,7 @@ class Engine {
   Diagrams run() {
     Diagrams out(max_dim_ + 1);
     std::vector<Entry> simplices, columns;
-    dimension_zero(out[0], simplices, columns);
+    dimension_zero(out[0], simplices);
     PivotMap previous_pivots;
     for (Dimension dim = 1; dim <= max_dim_; ++dim) {
       if (dim > 1) {
@@ -180,8 +182,8 @@ class Engine {
         assemble(dim, simplices, dim < max_dim_ ? &next : nullptr, columns, previous_pivots);
         simplices.swap(next);
       } else {
+        edge_columns(simplices, columns);
         if (max_dim_ == 1) std::vector<Entry>().swap(simplices);
-        drop_apparent_edges(columns);
       }
       PivotMap pivots(columns.size() / 2);
       reduce(dim, columns, pivots, out[dim]);
@@ -384,34 +386,55 @@ class Engine {
 
   // ---- dimension 0 -----------------------------------------------------------
 
-  void dimension_zero(Diagram& out, std::vector<Entry>& edges, std::vector<Entry>& columns) {
+  // Kruskal on the sorted edges. Edges that merge components are deaths in
+  // dimension 0 (marked with coefficient 0, as they are cleared from dimension
+  // 1); the others close cycles (coefficient 1).
+  void dimension_zero(Diagram& out, std::vector<Entry>& edges) {
     collect_edges(edges);
     std::sort(edges.begin(), edges.end(), earlier);
     UnionFind components(n_);
     if constexpr (!kDense)
       for (VertexIndex v = 0; v < n_; ++v) components.set_birth(v, dist_.g.vertex_birth(v));
-    columns.clear();
     VertexIndex vertices[2];
-    for (const Entry& e : edges) {
+    for (Entry& e : edges) {
       coder_.decode(e.index, 1, vertices);
       const VertexIndex a = components.find(vertices[0]), b = components.find(vertices[1]);
+      e.coefficient = a == b;
       if (a != b) {
         // elder rule: the younger component dies
         const Value birth = std::max(components.birth(a), components.birth(b));
         if (e.diameter > birth) out.push_back({birth, e.diameter});
         components.link(a, b);
-      } else {
-        columns.push_back(e);  // closes a cycle: a column in dimension 1
       }
     }
     for (VertexIndex v = 0; v < n_; ++v)
       if (components.find(v) == v) out.push_back({components.birth(v), kInfinity});
+  }
+
+  // Dimension-1 columns: cycle-closing edges outside apparent pairs, latest first.
+  void edge_columns(const std::vector<Entry>& edges, std::vector<Entry>& columns) const {
+    std::vector<std::vector<Entry>> parts(n_threads_);
+    parallel_chunks(edges.size(), n_threads_, [&](std::size_t begin, std::size_t end, int t) {
+      for (std::size_t k = begin; k < end; ++k) {
+        if ((k & 4095) == 0) check_cancel();
+        const Entry& e = edges[k];
+        if (e.coefficient == 1 && !has_apparent_cofacet(e, shape_of(e.index, 1)))
+          parts[t].push_back(Entry{e.index, e.diameter, 1});
+      }
+    });
+    concatenate(parts, columns);
     std::reverse(columns.begin(), columns.end());
   }
 
   void collect_edges(std::vector<Entry>& edges) const {
     edges.clear();
     if constexpr (kDense) {
+      std::size_t count = 0;
+      for (VertexIndex i = 1; i < n_; ++i) {
+        const Value* row = dist_.d.row(i);
+        for (VertexIndex j = 0; j < i; ++j) count += row[j] <= threshold_;
+      }
+      edges.reserve(count);
       for (VertexIndex i = 1; i < n_; ++i) {
         const Value* row = dist_.d.row(i);
         for (VertexIndex j = 0; j < i; ++j)
@@ -460,18 +483,6 @@ class Engine {
     std::sort(columns.begin(), columns.end(), [](const Entry& a, const Entry& b) { return earlier(b, a); });
   }
 
-  // Drops the edges in apparent pairs from the dimension-1 columns, keeping order.
-  void drop_apparent_edges(std::vector<Entry>& columns) const {
-    std::vector<std::vector<Entry>> parts(n_threads_);
-    parallel_chunks(columns.size(), n_threads_, [&](std::size_t begin, std::size_t end, int t) {
-      for (std::size_t k = begin; k < end; ++k) {
-        if ((k & 4095) == 0) check_cancel();
-        if (!has_apparent_cofacet(columns[k], shape_of(columns[k].index, 1))) parts[t].push_back(columns[k]);
-      }
-    });
-    concatenate(parts, columns);
-  }
-
   static void concatenate(std::vector<std::vector<Entry>>& parts, std::vector<Entry>& out) {
     std::size_t total = 0;
     for (auto& p : parts) total += p.size();
@@ -505,8 +516,9 @@ class Engine {
   }
 
   mutable std::size_t stat_short[3] = {0, 0, 0};
+  std::size_t stat_heap = 0;
   void reduce(Dimension dim, const std::vector<Entry>& columns, PivotMap& pivots, Diagram& out) {
-    struct Report { const Engine* e; Dimension d; std::size_t c; std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now(); ~Report() { if (std::getenv("TDA_RIPS_STATS")) std::fprintf(stderr, "dim %d columns %zu full %zu emergent %zu apparent %zu  %.3fs\n", d, c, e->stat_short[0], e->stat_short[1], e->stat_short[2], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); } } report{this, dim, columns.size()};
+    struct Report { const Engine* e; Dimension d; std::size_t c; std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now(); ~Report() { if (std::getenv("TDA_RIPS_STATS")) std::fprintf(stderr, "dim %d columns %zu full %zu emergent %zu apparent %zu heap %zu %.3fs\n", d, c, e->stat_heap, e->stat_short[0], e->stat_short[1], e->stat_short[2], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); } } report{this, dim, columns.size()};
     stat_short[0] = stat_short[1] = stat_short[2] = 0;
     WorkingColumn<kBinary> coboundary(field_), reduction(field_);
     ReductionMatrix v_matrix;
@@ -552,6 +564,7 @@ class Engine {
       reduction.clear();
       while (true) {
         const auto pivot = coboundary.pivot();
+        stat_heap = std::max(stat_heap, coboundary.size());
         if (!pivot) {
           out.push_back({sigma.diameter, kInfinity});
           break;

@@ -54,9 +54,8 @@ TEST(Cubical, VoidInAVolumeIsFoundByDuality) {
   EXPECT_TRUE(d[1].empty());
 }
 
-TEST(Cubical, TorusLikeTubeInFourDimensions) {
-  // A 4-D grid of distinct values: Euler characteristic of the full complex is 1,
-  // so (#finite pairs cancel) there is exactly one essential class.
+TEST(Cubical, FourDimensionalGridHasOneEssentialClass) {
+  // The full complex is a box (contractible): one class never dies, all others do.
   std::mt19937 rng(5);
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<double> v(3 * 4 * 3 * 4);

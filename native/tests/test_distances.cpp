@@ -45,7 +45,7 @@ TEST(Distances, EssentialClassesMatchAmongThemselves) {
 
 TEST(Distances, ApproximationsAreWithinDelta) {
   std::mt19937 rng(3);
-  const auto a = random_diagram(rng, 300), b = random_diagram(rng, 400);
+  const auto a = random_diagram(rng, 130), b = random_diagram(rng, 170);
   const double exact_b = bottleneck(a, b, 0.0);
   const double approx_b = bottleneck(a, b, 0.05);
   EXPECT_LE(exact_b, approx_b);

@@ -9,12 +9,12 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.kubeconfig:  # before the client library is imported: it reads KUBECONFIG once
+        os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
 
     from . import handlers, metrics  # noqa: F401 - importing handlers registers them with kopf
 
-    if args.kubeconfig:
-        os.environ["KUBECONFIG"] = args.kubeconfig
     metrics.serve(args.metrics_port)
     namespaces = args.namespace or [ns for ns in os.environ.get("TDA_OPERATOR_NAMESPACES", "").split(",") if ns]
     clusterwide = args.all_namespaces or not namespaces

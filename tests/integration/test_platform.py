@@ -302,6 +302,7 @@ def test_failed_container_reports_exit_code_and_falls_back_to_its_log(namespace,
     assert pod.status.phase == "Failed"
     assert (term.exit_code, term.reason) == (3, "Error")
     assert "something went wrong" in term.message
+    assert "something went wrong" in core.read_namespaced_pod_log(name, namespace)  # `kubectl logs`
     assert term.started_at is not None and term.finished_at is not None
 
 

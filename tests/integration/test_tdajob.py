@@ -58,6 +58,7 @@ class OperatorProcess:
         self.log_path = log_path
         self.metrics_port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.owned = True  # False: the platform's service, not this session's to kill
 
     def start(self) -> None:
         env = dict(os.environ, KUBECONFIG=self.kubeconfig)
@@ -100,9 +101,33 @@ class OperatorProcess:
                 self.process.wait()
 
 
+def _platform_operator_port(platform) -> int | None:
+    """The metrics port of the operator `tda-dev up` runs as a platform service, if it runs."""
+    if platform.state_dir is None:
+        return None
+    try:
+        state = json.loads((Path(platform.state_dir) / "state.json").read_text())
+        os.kill(int(state["processes"]["tda-operator"]["pid"]), 0)
+        return int(state["ports"]["tda-operator"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+
+
 @pytest.fixture(scope="session")
 def operator(platform, tmp_path_factory) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(str(platform.kubeconfig), tmp_path_factory.mktemp("operator") / "operator.log")
+    """The operator under test: the platform's own service if it runs one, else a child process.
+
+    The kill test needs a process it may kill and restart; with the platform's operator it
+    is skipped (bring the platform up with TDA_DEV_OPERATOR=0 to run it).
+    """
+    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    port = _platform_operator_port(platform)
+    if port is not None:
+        service = OperatorProcess(str(platform.kubeconfig), log_path)
+        service.metrics_port, service.owned = port, False
+        yield service
+        return
+    proc = OperatorProcess(str(platform.kubeconfig), log_path)
     proc.start()
     yield proc
     proc.stop()
@@ -399,6 +424,8 @@ def test_operator_killed_mid_run_converges_without_duplicates(platform, operator
     for i in range(12):
         s3(f"clouds/c{i:02d}.npy", noisy_circle(20, seed=i))
     create(custom, namespace, "survivor", _datasets_spec(namespace, parallelism=2))
+    if not operator.owned:
+        pytest.skip("the operator is the platform's service; run with TDA_DEV_OPERATOR=0 to test a crash")
     first = _wait("the child Job", lambda: _job_or_none(batch, namespace, "survivor"))
     operator.kill()
     time.sleep(3)  # pods go on without the operator

@@ -6,11 +6,10 @@ import cripser
 import gudhi
 import numpy as np
 import pytest
+import tda_core
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-import tda_core
 
 pytestmark = pytest.mark.native
 

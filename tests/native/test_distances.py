@@ -6,10 +6,9 @@ import gudhi
 import gudhi.hera as hera
 import numpy as np
 import pytest
+import tda_core
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import tda_core
 from tda_core import _core
 
 pytestmark = pytest.mark.native

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tda_core
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import tda_core
 
 pytestmark = pytest.mark.native
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tda_core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from persim import PersistenceImager
 from persim.landscapes import PersLandscapeApprox
 from persim.persistent_entropy import persistent_entropy as persim_entropy
-
-import tda_core
 
 pytestmark = pytest.mark.native
 

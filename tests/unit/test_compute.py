@@ -332,3 +332,32 @@ def test_file_prefix_listing_is_done_by_the_pods(tmp_path, term):
         assert compute.main(["run", "--spec", str(tmp_path / "job.json"), "--index", str(index)]) == 0
         assert term()["succeeded"] == expected
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".json") == [f"c{i}.npy.json" for i in range(5)]
+
+
+def test_sigterm_still_writes_the_termination_message(tmp_path):
+    """A suspended, deleted or timed-out pod still says how far it got."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    listener = socket.socket()  # accepts the connection but never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(60)
+    spec = make_spec(tmp_path, [{"id": "slow", "url": f"http://127.0.0.1:{listener.getsockname()[1]}/slow.npy"}])
+    term_path = tmp_path / "term"
+    env = dict(os.environ, TDA_TERMINATION_LOG=str(term_path), TDA_HTTP_TIMEOUT="60")
+    proc = subprocess.Popen([sys.executable, "-m", "tda_core.compute", "run", "--spec", str(spec)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        conn, _ = listener.accept()  # the worker is inside its fetch now
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+        conn.close()
+    finally:
+        proc.kill()
+        listener.close()
+    msg = json.loads(term_path.read_text())
+    assert msg["error"].startswith("Terminated: ") and msg["datasets"] == 1

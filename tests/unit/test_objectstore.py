@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -138,3 +139,19 @@ def test_seeded_examples_are_readable_by_the_worker_io(store, monkeypatch):
     monkeypatch.setattr(tio, "_S3", None)
     assert tio.load("s3://tda/clouds/cloud-002.npy").array.shape[1] == 2
     assert tio.load("s3://tda/images/blobs.npy", format="image-npy", complex="cubical").array.shape == (128, 128)
+
+
+def test_platform_runs_the_store_with_bucket_and_secret(platform, api_client):
+    if platform.external:
+        pytest.skip("an existing cluster (TDA_KUBECONFIG) brings its own object storage")
+    from kubernetes import client
+
+    url = objectstore.endpoint_url()
+    assert objectstore.bucket_exists(url)
+    secret = client.CoreV1Api(api_client).read_namespaced_secret("s3-creds", "default")
+    assert base64.b64decode(secret.data["AWS_ENDPOINT_URL"]).decode() == url
+    # What a pod with envFrom: s3-creds would do.
+    env = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
+    s3 = objectstore.client(env["AWS_ENDPOINT_URL"])
+    s3.put_object(Bucket="tda", Key="probe.txt", Body=b"ok")
+    assert s3.get_object(Bucket="tda", Key="probe.txt")["Body"].read() == b"ok"

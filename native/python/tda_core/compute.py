@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -296,27 +297,37 @@ def _int_env(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+class Terminated(Exception):
+    pass
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated("stopped by SIGTERM (the Job was suspended or deleted, or ran past its deadline)")
+
+
 def run(spec_path: str, index: int | None = None) -> int:
     """One pod's work; returns the exit code (the termination log is always written)."""
     started = time.perf_counter()
     index = _int_env(C.ENV_COMPLETION_INDEX, 0) if index is None else index
-    results: list[tres.DatasetResult] = []
+    results: list[tres.DatasetResult] = []  # kept only for the ConfigMap; object output streams
+    tally = tres.Tally()
     failed: list[dict[str, str]] = []
     mine: list[dict[str, Any]] = []
     result_ref: str | None = None
 
     def finish(code: int, error: str | None = None) -> int:
-        counts, maxima = tres.merge_summaries(results)
         text = termination_message(
-            index, len(mine), len(results), len(failed), counts, maxima,
-            sum(r.seconds for r in results), result_ref, error,
+            index, len(mine), tally.succeeded, len(failed), tally.counts, tally.maxima,
+            tally.seconds, result_ref, error,
         )
         write_termination_log(text)
         print(text, flush=True)
         log.info("index %d: %d succeeded, %d failed, %.2fs total (exit %d)",
-                 index, len(results), len(failed), time.perf_counter() - started, code)
+                 index, tally.succeeded, len(failed), time.perf_counter() - started, code)
         return code
 
+    # Report how far the shard got when the pod is stopped (suspend, deadline, deletion).
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         spec = _load_spec(spec_path)
         comp = Computation.from_spec(spec.get("computation") or {}, default_threads())
@@ -352,21 +363,24 @@ def run(spec_path: str, index: int | None = None) -> int:
                 failed.append({"id": ds_id, "error": error})
                 log.error("[%d/%d] %s: invalid input: %s", k, len(mine), ds_id, exc)
                 continue
-            results.append(result)
-            log.info("[%d/%d] %s: %d %s, intervals %s, %.3fs", k, len(mine), ds_id, ds.size,
-                     "pixels" if ds.kind == "image" else "points", result.interval_counts, result.seconds)
+            tally.add(result)
+            if not output_url:
+                results.append(result)
+            log.info("[%d/%d] %s: %s, intervals %s, %.3fs", k, len(mine), ds_id, ds.describe(),
+                     result.interval_counts, result.seconds)
 
         if not output_url:
             if not spec.get("name") or not spec.get("uid") or not spec.get("namespace"):
                 raise tio.InvalidInput("spec needs name, namespace and uid to write the result ConfigMap")
-            counts, maxima = tres.merge_summaries(results)
-            summary = {"index": index, "datasets": len(mine), "succeeded": len(results), "failed": len(failed),
-                       "intervalCounts": counts, "maxPersistence": maxima}
+            summary = {"index": index, "datasets": len(mine), "succeeded": tally.succeeded, "failed": len(failed),
+                       "intervalCounts": tally.counts, "maxPersistence": tally.maxima}
             apply_config_map(result_config_map(spec, index, results, failed, summary))
     except tio.InvalidInput as exc:
         return finish(C.EXIT_INVALID_INPUT, f"InvalidInput: {exc}")
     except tio.TransientError as exc:
         return finish(C.EXIT_TRANSIENT, f"TransientError: {exc}")
+    except Terminated as exc:
+        return finish(128 + signal.SIGTERM, f"Terminated: {exc}")
     except Exception as exc:
         traceback.print_exc()
         return finish(1, f"InternalError: {type(exc).__name__}: {exc}")
@@ -381,9 +395,8 @@ def run(spec_path: str, index: int | None = None) -> int:
 # --------------------------------------------------------------------------- local
 
 
-def _print_table(result: tres.DatasetResult, comp: Computation) -> None:
-    print(f"{result.id}: {result.n_points} {'pixels' if result.kind == 'image' else 'points'}, "
-          f"{comp.complex}, {result.seconds:.3f}s")
+def _print_table(ds: tio.Dataset, result: tres.DatasetResult, comp: Computation) -> None:
+    print(f"{result.id}: {ds.describe()}, {comp.complex}, {result.seconds:.3f}s")
     print(f"  {'dim':>3}  {'intervals':>9}  {'essential':>9}  {'max persistence':>15}")
     for q, dgm in enumerate(result.diagrams):
         essential = int(np.count_nonzero(~np.isfinite(dgm[:, 1]))) if len(dgm) else 0
@@ -418,7 +431,7 @@ def local(args: argparse.Namespace) -> int:
                 doc.pop("features", None)
             documents.append(doc)
         else:
-            _print_table(result, comp)
+            _print_table(ds, result, comp)
     if args.json:
         print(json.dumps(documents[0] if len(documents) == 1 else documents, indent=None))
     return code
@@ -483,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     except tio.InvalidInput as exc:
         print(f"tda-compute: {exc}", file=sys.stderr)
         return C.EXIT_INVALID_INPUT
+    except BrokenPipeError:  # `tda-compute local ... | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return C.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -54,7 +54,17 @@ class Dataset:
 
     @property
     def size(self) -> int:
+        """Points of a cloud or distance matrix; pixels (voxels) of an image."""
+        if self.kind == "image":
+            return int(self.array.size)
         return int(self.array.shape[0]) if self.array.ndim else 0
+
+    def describe(self) -> str:
+        if self.kind == "image":
+            return "x".join(map(str, self.array.shape)) + " image"
+        if self.kind == "distance":
+            return f"{self.size} points (distance matrix)"
+        return f"{self.size} points in R^{self.array.shape[1]}"
 
 
 # --------------------------------------------------------------------------- formats

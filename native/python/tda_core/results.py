@@ -68,18 +68,36 @@ def max_persistence(diagrams: Sequence[np.ndarray]) -> list[float]:
     return out
 
 
+@dataclass
+class Tally:
+    """Running summary of a shard: interval counts summed, max persistence maxed, per dimension.
+
+    Kept instead of the results themselves when they go to object storage, so a pod with
+    thousands of datasets holds one dataset's diagrams at a time.
+    """
+
+    counts: list[int] = field(default_factory=list)
+    maxima: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    succeeded: int = 0
+
+    def add(self, result: DatasetResult) -> None:
+        for q, (c, m) in enumerate(zip(result.interval_counts, result.max_persistence, strict=True)):
+            if q == len(self.counts):
+                self.counts.append(0)
+                self.maxima.append(0.0)
+            self.counts[q] += c
+            self.maxima[q] = max(self.maxima[q], m)
+        self.seconds += result.seconds
+        self.succeeded += 1
+
+
 def merge_summaries(results: Iterable[DatasetResult]) -> tuple[list[int], list[float]]:
     """Interval counts summed and max persistence maxed over datasets, per dimension."""
-    counts: list[int] = []
-    maxima: list[float] = []
+    tally = Tally()
     for r in results:
-        for q, (c, m) in enumerate(zip(r.interval_counts, r.max_persistence, strict=True)):
-            if q == len(counts):
-                counts.append(0)
-                maxima.append(0.0)
-            counts[q] += c
-            maxima[q] = max(maxima[q], m)
-    return counts, maxima
+        tally.add(r)
+    return tally.counts, tally.maxima
 
 
 # --------------------------------------------------------------------------- features
@@ -203,7 +221,7 @@ def to_json_bytes(doc: Any) -> bytes:
 
 def to_npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle too
     return buf.getvalue()
 
 
