@@ -120,8 +120,8 @@ def run_raw(api: Any, n: int, threads: int, timeout: float) -> float:
 
     def submit(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
         config_map, job = pair
-        core.create_namespaced_config_map(namespace, config_map)
-        batch.create_namespaced_job(namespace, job)
+        core.create_namespaced_config_map(namespace, config_map)  # type: ignore[arg-type]  # dicts are accepted
+        batch.create_namespaced_job(namespace, job)  # type: ignore[arg-type]
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(submit, objects))
@@ -166,15 +166,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=500, help="TDAJobs (and raw Jobs) per side")
     parser.add_argument("--threads", type=int, default=16, help="client threads creating objects")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per side")
+    parser.add_argument("--idle", type=int, default=500,
+                        help="then N more suspended TDAJobs, for the operator's RSS with N+n objects (0: skip)")
     args = parser.parse_args(argv)
 
     from kubernetes import config
     from tda_dev import platform
 
-    info = platform.current() or platform.up()
+    info = platform.current()
+    started_platform = info is None
+    if started_platform:
+        os.environ["TDA_DEV_OPERATOR"] = "0"  # the benchmark runs (and measures) its own operator
+        info = platform.up()
+    elif _platform_operator_pid(info) is not None:
+        _say("the platform runs its own operator; bring it up with TDA_DEV_OPERATOR=0 to benchmark")
+        return 2
     api = config.new_client_from_config(str(info.kubeconfig))
     api.configuration.connection_pool_maxsize = args.threads * 2
+    try:
+        figures = _measure(api, info, args)
+    finally:
+        if started_platform:
+            platform.down()
+    print(json.dumps(figures))
+    return 0
 
+
+def _measure(api: Any, info: Any, args: argparse.Namespace) -> dict[str, Any]:
     _say(f"raw client: {args.n} Jobs ...")
     raw_seconds = run_raw(api, args.n, args.threads, args.timeout)
     _say(f"raw: {raw_seconds:.1f}s")
@@ -186,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         env=dict(os.environ, KUBECONFIG=str(info.kubeconfig)), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    figures: dict[str, Any] = {}
     try:
         _wait_until("operator up", lambda: (_healthy(port), 1), 60)
         _say(f"operator: {args.n} TDAJobs ... (log {log.name})")
@@ -193,17 +212,54 @@ def main(argv: list[str] | None = None) -> int:
         rss_mb = _peak_rss_mb(operator.pid)
         cpu = _cpu_seconds(operator.pid)
         _say(f"operator: {operator_seconds:.1f}s, peak RSS {rss_mb:.0f} MB, {cpu:.1f} CPU seconds")
+        if args.idle:
+            _say(f"operator holding {args.idle} more (suspended) TDAJobs ...")
+            run_idle(api, args.idle, args.threads, args.timeout)
+            figures["idle_tdajobs"] = args.idle
+            figures["operator_rss_mb_with_idle"] = round(_peak_rss_mb(operator.pid), 1)
+            _say(f"peak RSS with {args.idle} more TDAJobs: {figures['operator_rss_mb_with_idle']} MB")
     finally:
         os.killpg(operator.pid, signal.SIGTERM)
         operator.wait(timeout=30)
-    print(json.dumps({
+    return {
+        **figures,
+        "operator_cpu_seconds": round(cpu, 1),
         "tdajobs": args.n,
         "operator_seconds": round(operator_seconds, 2),
         "raw_seconds": round(raw_seconds, 2),
         "ratio": round(operator_seconds / raw_seconds, 3),
         "operator_rss_mb": round(rss_mb, 1),
-    }))
-    return 0
+    }
+
+
+def run_idle(api: Any, n: int, threads: int, timeout: float) -> None:
+    """N suspended TDAJobs (Jobs but no pods): the operator's memory per object it tracks."""
+    from kubernetes import client
+
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    namespace = _namespace(core, "bench-idle")
+    bodies = [_tdajob(namespace, f"s{i:04d}") for i in range(n)]
+    for body in bodies:
+        body["spec"]["suspend"] = True
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda b: custom.create_namespaced_custom_object(
+            "tda.io", "v1alpha1", namespace, "tdajobs", b), bodies))
+
+    def suspended() -> tuple[int, int]:
+        listed: Any = custom.list_namespaced_custom_object("tda.io", "v1alpha1", namespace, "tdajobs")
+        return sum(1 for t in listed["items"] if (t.get("status") or {}).get("phase") == "Suspended"), n
+
+    _wait_until("TDAJobs Suspended", suspended, timeout)
+
+
+def _platform_operator_pid(info: Any) -> int | None:
+    try:
+        state = json.loads((info.state_dir / "state.json").read_text())
+        pid = int(state["processes"]["tda-operator"]["pid"])
+        os.kill(pid, 0)
+        return pid
+    except (OSError, KeyError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def _healthy(port: int) -> int:

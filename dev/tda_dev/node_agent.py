@@ -116,9 +116,10 @@ class Kube:
         config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
         self.base = (server or cfg.host).rstrip("/")
         self.headers = {"Accept": "application/json", "User-Agent": "tda-node-agent"}
-        for auth in cfg.auth_settings().values():
-            if auth.get("value"):
-                self.headers["Authorization"] = auth["value"]
+        settings: dict[str, dict[str, Any]] = dict(cfg.auth_settings())  # type: ignore[arg-type]
+        for auth in settings.values():
+            if auth.get("value"):  # a bearer token; client certificates need no header
+                self.headers["Authorization"] = str(auth["value"])
         self.pool = urllib3.PoolManager(
             num_pools=4, maxsize=32, cert_reqs="CERT_REQUIRED",
             ca_certs=ca_file or cfg.ssl_ca_cert, cert_file=cfg.cert_file, key_file=cfg.key_file,
@@ -310,7 +311,7 @@ def exec_helper(spec_file: str) -> None:
     with open(spec_file) as f:
         spec = json.load(f)
     os.unlink(spec_file)  # it holds the container's env, secrets included
-    error = os.open(spec["error_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    error = os.open(spec["error_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         root = _build_root(spec["scratch"])
         stage = root + "/.tda-mounts"
@@ -436,11 +437,10 @@ class Container:
             if self.ns_fd is None:
                 self._hold_namespace()
             try:
-                exited = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                    return None
             except ChildProcessError:
-                exited = True  # already reaped
-            if exited is None:
-                return None
+                pass  # already reaped
             self._clear_leftovers()
             proc.wait()
         rc = proc.returncode
@@ -796,8 +796,13 @@ class PodWorker(threading.Thread):
                         self.agent.logs_dir / f"{self.ns}_{self.name}_{name}.log")
         hostname = self.spec.get("hostname") or self.name
         read_only_root = bool((c.get("securityContext") or {}).get("readOnlyRootFilesystem"))
-        ctr.start(argv, env, mounts, self.dir / "ns" / name, hostname[:63], c.get("workingDir") or "/",
-                  read_only_root)
+        try:
+            ctr.start(argv, env, mounts, self.dir / "ns" / name, hostname[:63], c.get("workingDir") or "/",
+                      read_only_root)
+        except OSError as e:
+            st["state"] = {"waiting": {"reason": "RunContainerError", "message": str(e)}}
+            self.backoff[name] = (self.backoff.get(name, (0, 0.0))[0], time.monotonic() + 5.0)
+            return
         self.running[name] = ctr
         st["state"] = {"running": {"startedAt": ctr.started_at}}
         st["started"] = True
@@ -818,7 +823,7 @@ class PodWorker(threading.Thread):
         st["state"] = {"terminated": term}
         st["ready"] = False
         st["started"] = False
-        ctr.kill()  # whatever it left behind in its namespace
+        ctr.kill()  # reaps it and drops its pid record (poll() already cleared its leftovers)
         log.info("pod %s/%s: %s exited %s", self.ns, self.name, ctr.name, rc)
 
     def _schedule_restart(self, ctr: Container, rc: int) -> None:

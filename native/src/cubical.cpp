@@ -22,11 +22,13 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <queue>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -123,12 +125,27 @@ class CubicalPersistence {
     fill_cell_ranks(shape);
   }
 
-  Diagrams run(int max_dim) {
+  // Dimension 0 touches only vertices and edges' ranks, the others never a vertex's
+  // link, so the two parts may run on two threads.
+  Diagrams run(int max_dim, int n_threads) {
     const int d = grid_.dim();
     Diagrams out(static_cast<std::size_t>(std::max(max_dim, 0)) + 1);
     link_.assign(static_cast<std::size_t>(grid_.size()) + 1, kNone);
-    dimension_zero(out[0]);
-    if (max_dim >= 1 && d >= 2) {
+    const bool higher = max_dim >= 1 && d >= 2;
+    std::exception_ptr worker_error;
+    std::jthread worker;  // joins on every exit path
+    if (higher && n_threads >= 2) {
+      worker = std::jthread([&] {
+        try {
+          dimension_zero(out[0]);
+        } catch (...) {
+          worker_error = std::current_exception();
+        }
+      });
+    } else {
+      dimension_zero(out[0]);
+    }
+    if (higher) {
       Diagram top;
       dual_top(top);
       if (d - 1 <= max_dim) out[d - 1] = std::move(top);
@@ -138,6 +155,8 @@ class CubicalPersistence {
         if (k <= max_dim) out[k] = std::move(mid);
       }
     }
+    if (worker.joinable()) worker.join();
+    if (worker_error) std::rethrow_exception(worker_error);
     return out;
   }
 
@@ -398,7 +417,7 @@ class CubicalPersistence {
 }  // namespace
 
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, int max_dim) {
+                     Construction construction, int max_dim, int n_threads) {
   if (shape.empty() || shape.size() > kMaxGridDim)
     throw std::invalid_argument("array: must have 1 to 4 dimensions, got " + std::to_string(shape.size()));
   std::size_t n = 1;
@@ -411,7 +430,7 @@ Diagrams persistence(std::span<const double> values, std::span<const std::size_t
   for (double v : values)
     if (std::isnan(v)) throw std::invalid_argument("array: contains NaN");
   CubicalPersistence engine(values, shape, construction);
-  return engine.run(max_dim);
+  return engine.run(max_dim, n_threads);
 }
 
 }  // namespace tda::cubical

@@ -29,7 +29,14 @@ class PointMetric {
     }
   }
 
+  // NaN (from overflowing coordinates) is read as "no edge".
   Value operator()(VertexIndex i, VertexIndex j) const noexcept {
+    const Value r = compute(i, j);
+    return std::isnan(r) ? kInfinity : r;
+  }
+
+ private:
+  Value compute(VertexIndex i, VertexIndex j) const noexcept {
     const double* a = x_ + std::size_t(i) * dim_;
     const double* b = x_ + std::size_t(j) * dim_;
     double r = 0;
@@ -53,7 +60,6 @@ class PointMetric {
     return 0;
   }
 
- private:
   const double* x_;
   std::size_t dim_;
   Metric metric_;

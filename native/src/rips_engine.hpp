@@ -56,6 +56,7 @@ class WorkingColumn {
     std::push_heap(heap_.begin(), heap_.end(), later);
   }
 
+
   // Bulk insertion followed by one heapify.
   void assign(const std::vector<Entry>& entries) {
     heap_.assign(entries.begin(), entries.end());

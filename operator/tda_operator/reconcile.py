@@ -78,7 +78,10 @@ def plan_children(tdajob: TDAJob, settings: Settings) -> Plan:
     if builders.needs_listing_by_operator(tdajob):
         source = tdajob.spec.input
         assert source.datasets is not None
-        credentials = kube.secret_data(ns, source.credentialsSecret) if source.credentialsSecret else {}
+        try:
+            credentials = kube.secret_data(ns, source.credentialsSecret) if source.credentialsSecret else {}
+        except LookupError as missing:  # the Secret may well be created next: retry, say why
+            raise kopf.TemporaryError(str(missing), delay=15) from missing
         try:
             listed = kube.list_object_keys(source.datasets.urlPrefix, source.datasets.pattern, credentials)
         except Exception as error:  # noqa: BLE001 - reported on the TDAJob, retried by kopf
@@ -134,7 +137,11 @@ def ensure_children(tdajob: TDAJob, settings: Settings) -> dict[str, Any] | None
     plan = plan_children(tdajob, settings)
     ensure_worker_identity(tdajob.metadata.namespace, settings)
     if not plan.config_map_exists:
-        kube.apply(builders.build_spec_config_map(tdajob, plan.datasets, plan.shards))
+        try:
+            config_map = builders.build_spec_config_map(tdajob, plan.datasets, plan.shards)
+        except builders.SpecTooLarge as too_large:
+            raise Unrunnable(status_fn.invalid_spec_status(tdajob, str(too_large), now())) from too_large
+        kube.apply(config_map)
     try:
         return kube.apply(desired_job(tdajob, settings, plan))
     except ApiException as error:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import contract
-from .models import Condition, Phase, Progress, ResultRef, Summary, TDAJob, TDAJobStatus
+from .models import TERMINAL_PHASES, Condition, Phase, Progress, ResultRef, Summary, TDAJob, TDAJobStatus
 
 COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 MAX_MESSAGE_LENGTH = 1024
@@ -366,7 +366,7 @@ def compute_status(
 
 def is_finished(status: TDAJobStatus | dict[str, Any] | None) -> bool:
     phase = status.get("phase") if isinstance(status, dict) else (status.phase if status else None)
-    return phase in (Phase.succeeded.value, Phase.failed.value)
+    return phase in TERMINAL_PHASES
 
 
 def status_changed(old: TDAJobStatus, new: TDAJobStatus) -> bool:

@@ -275,6 +275,8 @@ def test_inline_job_succeeds_with_ripsers_summary(platform, operator, custom, co
         "Ready": "True", "Complete": "True", "Failed": "False"}
     result = core.read_namespaced_config_map("circle-result-0", namespace)
     assert result.metadata.owner_references[0].uid == done["metadata"]["uid"]
+    handled = done["metadata"]["annotations"].get("tda.io/last-handled-configuration", "")
+    assert handled and "points" not in handled  # immutable input is not copied into the annotation
     events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=circle").items
     assert {"Completed"} <= {e.reason for e in events}, [e.reason for e in events]
 

@@ -188,3 +188,11 @@ def test_infinite_values_are_allowed():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tda_core.cubical_persistence(**kwargs)
+
+
+@pytest.mark.parametrize("shape", [(60, 70), (14, 15, 16), (5, 6, 5, 6)])
+@pytest.mark.parametrize("construction", ["V", "T"])
+def test_two_threads_give_the_same_diagrams(shape, construction):
+    arr = make(shape, "plateaus", seed=4)
+    one = tda_core.cubical_persistence(arr, construction=construction)
+    assert_same(tda_core.cubical_persistence(arr, construction=construction, n_threads=2), one)

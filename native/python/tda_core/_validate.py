@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -25,11 +26,12 @@ def diagram(value: object, name: str, allow_inf: bool = True) -> np.ndarray:
 
 
 def real(value: object, name: str, minimum: float | None = None, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"{name}: must be a finite number, got {value!r}")
-    if minimum is not None and (value <= minimum if strict else value < minimum):
+    number = float(value)
+    if minimum is not None and (number <= minimum if strict else number < minimum):
         raise ValueError(f"{name}: must be {'>' if strict else '>='} {minimum}, got {value!r}")
-    return float(value)
+    return number
 
 
 def integer(value: object, name: str, minimum: int) -> int:

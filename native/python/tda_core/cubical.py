@@ -33,8 +33,8 @@ def cubical_persistence(
         and every face takes the minimum of the cubes containing it (8-/26-connectivity;
         GUDHI's ``CubicalComplex(top_dimensional_cells=...)``).
     n_threads:
-        Accepted for interface symmetry with ``rips_persistence``; the cubical engine
-        runs on one thread (it is memory-bound).
+        With 2 or more, dimension 0 (union-find) runs on its own thread next to the
+        higher dimensions; the engine uses at most 2 threads.
 
     Returns
     -------
@@ -61,4 +61,4 @@ def cubical_persistence(
         raise ValueError(f"max_dim: must be a non-negative integer, got {max_dim!r}")
     if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer) or n_threads < 1:
         raise ValueError(f"n_threads: must be a positive integer, got {n_threads!r}")
-    return _core.cubical_persistence(values, int(max_dim), construction)
+    return _core.cubical_persistence(values, int(max_dim), construction, int(n_threads))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import ndtr
 
 from . import _validate
 
@@ -135,12 +134,12 @@ def persistence_image(
     ``[0, largest persistence]``, padded by one bandwidth when degenerate.
     """
     dgm = _finite(_validate.diagram(diagram, "diagram"))
+    sizes: object = resolution
     if isinstance(resolution, int | np.integer) and not isinstance(resolution, bool):
-        resolution = (int(resolution), int(resolution))
-    try:
-        nb, npers = (_validate.integer(r, "resolution", 1) for r in resolution)
-    except TypeError:
-        raise ValueError(f"resolution: must be an int or a pair of ints, got {resolution!r}") from None
+        sizes = (resolution, resolution)
+    if not isinstance(sizes, tuple | list) or len(sizes) != 2:
+        raise ValueError(f"resolution: must be an int or a pair of ints, got {resolution!r}")
+    nb, npers = (_validate.integer(r, "resolution", 1) for r in sizes)
     birth = dgm[:, 0]
     pers = dgm[:, 1] - dgm[:, 0]
     top = float(pers.max()) if pers.size else 0.0
@@ -160,6 +159,8 @@ def persistence_image(
     image = np.zeros((nb, npers))
     if dgm.shape[0] == 0:
         return image
+    from scipy.special import ndtr  # the standard normal CDF; scipy is heavy, import on first use
+
     w = _weights(weight, birth, pers, p_hi)
     b_edges = np.linspace(b_lo, b_hi, nb + 1)
     p_edges = np.linspace(p_lo, p_hi, npers + 1)

@@ -1,0 +1,104 @@
+// End-to-end checks of the Rips core on complexes with known homology.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "tda/rips.hpp"
+
+using namespace tda::rips;
+
+namespace {
+std::vector<double> circle(int n) {
+  std::vector<double> x;
+  for (int i = 0; i < n; ++i) {
+    x.push_back(std::cos(2 * std::numbers::pi * i / n));
+    x.push_back(std::sin(2 * std::numbers::pi * i / n));
+  }
+  return x;
+}
+}  // namespace
+
+TEST(RipsPersistence, CircleHasOneLongH1Bar) {
+  const auto x = circle(24);
+  Options o;
+  o.max_dim = 2;
+  const auto d = persistence_from_points(x.data(), 24, 2, Metric::euclidean, o);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0].size(), 24u);  // 23 merges at the side length + one essential class
+  ASSERT_EQ(d[1].size(), 1u);
+  EXPECT_NEAR(d[1][0].birth, 2 * std::sin(std::numbers::pi / 24), 1e-6);
+  EXPECT_TRUE(d[2].empty());
+}
+
+TEST(RipsPersistence, SquareFourCycle) {
+  // Four points on a square: the 4-cycle is born at side 1, dies at diagonal sqrt 2.
+  const double D[16] = {0, 1, 1.4142, 1, 1, 0, 1, 1.4142, 1.4142, 1, 0, 1, 1, 1.4142, 1, 0};
+  Options o;
+  o.max_dim = 1;
+  for (Coefficient p : {2u, 3u}) {
+    o.modulus = p;
+    const auto d = persistence_from_dense(D, 4, o);
+    ASSERT_EQ(d[1].size(), 1u);
+    EXPECT_FLOAT_EQ(d[1][0].birth, 1.0f);
+    EXPECT_FLOAT_EQ(d[1][0].death, 1.4142f);
+  }
+}
+
+TEST(RipsPersistence, ThresholdLeavesEssentialClassesAndThreadsAgree) {
+  const auto x = circle(40);
+  Options o;
+  o.max_dim = 1;
+  o.threshold = 0.5f;  // above the side, below the diameter: the loop never fills
+  const auto one = persistence_from_points(x.data(), 40, 2, Metric::euclidean, o);
+  ASSERT_EQ(one[1].size(), 1u);
+  EXPECT_TRUE(std::isinf(one[1][0].death));
+  o.n_threads = 2;
+  const auto two = persistence_from_points(x.data(), 40, 2, Metric::euclidean, o);
+  ASSERT_EQ(two[1].size(), 1u);
+  EXPECT_EQ(two[1][0].birth, one[1][0].birth);
+}
+
+TEST(RipsPersistence, SparseInputAndVertexBirths) {
+  // A path 0-1-2 with vertex births: component of 2 born at 0.5 dies at 0.7.
+  const std::int64_t rows[] = {0, 1, 2};
+  const std::int64_t cols[] = {1, 2, 2};
+  const double values[] = {0.2, 0.7, 0.5};
+  Options o;
+  o.max_dim = 0;
+  const auto d = persistence_from_sparse(rows, cols, values, 3, 3, o);
+  ASSERT_EQ(d[0].size(), 2u);
+}
+
+TEST(RipsPersistence, CancelFlagStopsTheComputation) {
+  const auto x = circle(300);
+  std::atomic<bool> cancel{true};
+  Options o;
+  o.max_dim = 2;
+  o.cancel = &cancel;
+  EXPECT_THROW(persistence_from_points(x.data(), 300, 2, Metric::euclidean, o), Cancelled);
+}
+
+TEST(RipsPersistence, RejectsBadOptions) {
+  const auto x = circle(5);
+  Options o;
+  o.modulus = 4;
+  EXPECT_THROW(persistence_from_points(x.data(), 5, 2, Metric::euclidean, o), std::invalid_argument);
+  o.modulus = 2;
+  o.max_dim = -1;
+  EXPECT_THROW(persistence_from_points(x.data(), 5, 2, Metric::euclidean, o), std::invalid_argument);
+}
+
+TEST(RipsEstimate, BoundsGrowWithDimension) {
+  const auto e = estimate(100, 2);
+  ASSERT_EQ(e.simplices.size(), 4u);
+  EXPECT_DOUBLE_EQ(e.simplices[1], 4950.0);
+  EXPECT_DOUBLE_EQ(e.simplices[2], 161700.0);
+  const std::vector<std::size_t> degrees(100, 4);
+  const auto s = estimate(100, 2, degrees);
+  EXPECT_DOUBLE_EQ(s.edges, 200.0);
+  EXPECT_LE(s.simplices[2], 100 * 6 / 3.0);
+  EXPECT_LT(s.bytes, e.bytes);
+}
