@@ -23,10 +23,13 @@ endpoint the agent serves. PersistentVolumeClaims of StorageClass `tda-local`
 (made the default if the cluster has none) get a host directory under
 <state-dir>/pvc/<namespace>/<claim>.
 
+Startup, liveness and readiness probes run as kubelet runs them (exec inside
+the container's namespace, httpGet/tcpSocket against 127.0.0.1).
+
 Not emulated: images and their entrypoints, resource limits (no cgroups),
-securityContext users (processes run as root), probes (a started container is
-ready), a pod network (pods share the host's; podIP is 127.0.0.1; no Service
-routing or DNS), service-link env vars, and `kubectl exec`/`port-forward`.
+securityContext users (processes run as root), a pod network (pods share the
+host's; podIP is 127.0.0.1; no Service routing or DNS), service-link env
+vars, and `kubectl exec`/`port-forward`. Needs root and overlayfs.
 """
 
 from __future__ import annotations
@@ -63,7 +66,9 @@ LEASE_SECONDS = 40
 HEARTBEAT_SECONDS = 10.0
 MAX_GRACE_SECONDS = 30  # a pod may ask for more; a dev platform should not wait that long
 SHUTDOWN_GRACE_SECONDS = 5
-BACKOFF_START, BACKOFF_MAX = 10.0, 300.0  # kubelet's crash-loop back-off
+# Crash-loop back-off: kubelet's 10 s doubling to 5 min, but a quick first retry (as with
+# kubelet's reduced-backoff feature) so a one-off failure does not stall a dev loop.
+BACKOFF_FIRST, BACKOFF_START, BACKOFF_MAX = 1.0, 10.0, 300.0
 BACKOFF_RESET_AFTER = 600.0
 TERMINATION_MESSAGE_MAX = 4096
 FALLBACK_LOG_LINES = 80
@@ -368,6 +373,75 @@ def exec_helper(spec_file: str) -> None:
         os._exit(128)
 
 
+# --- probes --------------------------------------------------------------------
+
+
+def run_probe(probe: dict[str, Any], container: dict[str, Any], pid: int, env: dict[str, str]) -> bool:
+    """One try of a probe, as kubelet runs it: exec, httpGet, tcpSocket (grpc: a TCP connect)."""
+    import http.client
+    import ssl
+
+    timeout = float(probe.get("timeoutSeconds") or 1)
+
+    def port_of(value: Any) -> int:
+        if isinstance(value, int) or str(value).isdigit():
+            return int(value)
+        for p in container.get("ports") or []:
+            if p.get("name") == value:
+                return int(p["containerPort"])
+        raise ValueError(f"no container port named {value!r}")
+
+    try:
+        if "exec" in probe:
+            # Same namespaces, root and directory as the container's own process.
+            cmd = ["nsenter", "--target", str(pid), "--mount", "--uts", "--root", "--wd", "--",
+                   *probe["exec"].get("command", [])]
+            return subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, timeout=timeout).returncode == 0
+        if "httpGet" in probe:
+            get = probe["httpGet"]
+            host, port = get.get("host") or LOOPBACK, port_of(get["port"])
+            conn: http.client.HTTPConnection
+            if get.get("scheme", "HTTP").upper() == "HTTPS":
+                conn = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                                   context=ssl._create_unverified_context())
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            try:
+                headers = {h["name"]: h["value"] for h in get.get("httpHeaders") or []}
+                conn.request("GET", get.get("path") or "/", headers=headers)
+                return 200 <= conn.getresponse().status < 400
+            finally:
+                conn.close()
+        target = probe.get("tcpSocket") or probe.get("grpc") or {}
+        with socket.create_connection((target.get("host") or LOOPBACK, port_of(target["port"])), timeout):
+            return True
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired, http.client.HTTPException):
+        return False
+
+
+class ProbeState:
+    """Thresholds and timing of one probe of one container run."""
+
+    def __init__(self, probe: dict[str, Any]) -> None:
+        self.probe = probe
+        self.next = time.monotonic() + float(probe.get("initialDelaySeconds") or 0)
+        self.period = float(probe.get("periodSeconds") or 10)
+        self.successes = self.failures = 0
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.next
+
+    def record(self, ok: bool) -> str | None:
+        """'success' or 'failure' once a threshold is crossed, else None."""
+        self.next = time.monotonic() + self.period
+        if ok:
+            self.successes, self.failures = self.successes + 1, 0
+            return "success" if self.successes >= int(self.probe.get("successThreshold") or 1) else None
+        self.successes, self.failures = 0, self.failures + 1
+        return "failure" if self.failures >= int(self.probe.get("failureThreshold") or 3) else None
+
+
 # --- containers ----------------------------------------------------------------
 
 
@@ -385,6 +459,9 @@ class Container:
         self.started_at = ""
         self.started_mono = 0.0
         self.log_offset = 0
+        self.env: dict[str, str] = {}
+        self.probes = {kind: ProbeState(spec[kind])
+                       for kind in ("startupProbe", "livenessProbe", "readinessProbe") if spec.get(kind)}
 
     @property
     def term_file(self) -> Path:
@@ -400,6 +477,7 @@ class Container:
         scratch.mkdir(parents=True, exist_ok=True)
         self.term_file.write_bytes(b"")
         self.error_file.unlink(missing_ok=True)
+        self.env = env
         term_path = self.spec.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
         mounts = [*mounts, {"source": str(self.term_file), "target": term_path, "readOnly": False}]
         spec = {"argv": argv, "env": env, "mounts": mounts, "scratch": str(scratch), "hostname": hostname,
@@ -436,15 +514,21 @@ class Container:
         if proc.returncode is None:
             if self.ns_fd is None:
                 self._hold_namespace()
-            try:
-                if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-                    return None
-            except ChildProcessError:
-                pass  # already reaped
+            if not self.exited():
+                return None
             self._clear_leftovers()
             proc.wait()
         rc = proc.returncode
         return 128 - rc if rc < 0 else rc
+
+    def exited(self) -> bool:
+        """Whether the process has ended, without reaping it (poll() does that)."""
+        if self.proc is None or self.proc.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
 
     def _hold_namespace(self) -> None:
         assert self.proc is not None
@@ -712,6 +796,7 @@ class PodWorker(threading.Thread):
                 self.reason, self.message = "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
                 return self._terminal("Failed")
             self._refresh_tokens()
+            self._probe()
             for name, ctr in list(self.running.items()):
                 rc = ctr.poll()
                 if rc is None:
@@ -783,9 +868,10 @@ class PodWorker(threading.Thread):
         st = self._status_of(name)
         try:
             env = self.agent.container_env(self.pod, c)
+            # Without an image there is no entrypoint: `args` alone run as the command (right for
+            # images with none, such as python); otherwise `command` must name what the image runs.
             argv = [expand(a, env) for a in (c.get("command") or []) + (c.get("args") or [])]
             if not argv:
-                # Without an image there is no entrypoint to fall back to.
                 raise MountError("the container has no command: the node agent runs `command`+`args` only")
             mounts = self._mounts(c, env)
         except (MountError, ApiError, ValueError) as e:
@@ -807,8 +893,9 @@ class PodWorker(threading.Thread):
         st["state"] = {"running": {"startedAt": ctr.started_at}}
         st["started"] = True
         st["containerID"] = f"tda://{self.uid}/{name}/{st['restartCount']}"
-        # No probes: a started container is ready (a plain init container never is).
-        st["ready"] = not (init and c.get("restartPolicy") != "Always")
+        # A plain init container is never ready; others are once their probes say so.
+        st["ready"] = not (init and c.get("restartPolicy") != "Always") and not ctr.probes
+        st["started"] = "startupProbe" not in ctr.probes
         log.info("pod %s/%s: started %s (pid %s)", self.ns, self.name, name, ctr.proc.pid if ctr.proc else "?")
 
     def _record_exit(self, ctr: Container, rc: int, st: dict[str, Any]) -> None:
@@ -831,11 +918,11 @@ class PodWorker(threading.Thread):
         failures = self.backoff.get(ctr.name, (0, 0.0))[0]
         if time.monotonic() - ctr.started_mono > BACKOFF_RESET_AFTER:
             failures = 0
-        delay = min(BACKOFF_START * 2 ** (failures - 1), BACKOFF_MAX) if failures else 0.0
+        delay = min(BACKOFF_START * 2 ** (failures - 1), BACKOFF_MAX) if failures else BACKOFF_FIRST
         self.backoff[ctr.name] = (failures + 1, time.monotonic() + delay)
         st["lastState"] = st["state"]
         st["restartCount"] = st.get("restartCount", 0) + 1
-        if delay:
+        if delay >= BACKOFF_START:
             st["state"] = {"waiting": {"reason": "CrashLoopBackOff",
                                        "message": f"back-off {int(delay)}s restarting failed container={ctr.name} "
                                                   f"pod={self.name}_{self.ns}({self.uid})"}}
@@ -857,6 +944,34 @@ class PodWorker(threading.Thread):
                     rc = 137
             self._record_exit(ctr, rc, self._status_of(name))
         self.running.clear()
+
+    def _probe(self) -> None:
+        for name, ctr in self.running.items():
+            if not ctr.probes or ctr.proc is None or ctr.proc.returncode is not None:
+                continue
+            st = self._status_of(name)
+            startup = ctr.probes.get("startupProbe")
+            checks = [("startupProbe", startup)] if startup and not st.get("started") else [
+                (kind, ctr.probes[kind]) for kind in ("livenessProbe", "readinessProbe") if kind in ctr.probes]
+            for kind, state in checks:
+                if not state.due():
+                    continue
+                outcome = state.record(run_probe(state.probe, ctr.spec, ctr.proc.pid, ctr.env))
+                if kind == "readinessProbe" and outcome:
+                    st["ready"] = outcome == "success"
+                elif kind == "startupProbe" and outcome == "success":
+                    st["started"] = True
+                    st["ready"] = "readinessProbe" not in ctr.probes
+                elif outcome == "failure" and kind != "readinessProbe":
+                    # A failed liveness/startup probe kills the container; the restart policy decides the rest.
+                    log.info("pod %s/%s: %s failed its %s", self.ns, self.name, name, kind)
+                    ctr.signal(signal.SIGTERM)
+                    grace = min(float(self.spec.get("terminationGracePeriodSeconds", 30)), MAX_GRACE_SECONDS)
+                    deadline = time.monotonic() + grace
+                    while not ctr.exited() and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                    ctr.signal(signal.SIGKILL)
+                    break
 
     def _update_readiness(self) -> None:
         ready = all(s.get("ready") for s in self.statuses.values())

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 from tda_operator import local as tda_operator_local
 
-from . import objectstore, paths
+from . import node_agent, objectstore, paths
 from .binaries import ensure_binaries
 from .pki import Pki, ensure_pki
 
@@ -667,6 +667,8 @@ def down() -> None:
         ctx = Context(state_dir, _load(state_dir))
         names = [n for n, r in ctx.state.get("processes", {}).items() if _alive(r)]
         _stop(ctx)
+        # Last resort should the agent have been killed before its pods.
+        node_agent.kill_pod_processes(ctx.path("node"))
         for name in ("etcd", "node"):
             _remove(ctx.path(name))
         _say(f"stopped {', '.join(names) or 'nothing (nothing was running)'}")

@@ -116,6 +116,11 @@ struct SortedCells {
   std::vector<AxisMask> axes;
 };
 
+// Boundary columns to reduce, in filtration order, each with its largest facet.
+struct SortedColumns : SortedCells {
+  std::vector<Key> largest_facet;
+};
+
 class CubicalPersistence {
  public:
   CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
@@ -281,6 +286,32 @@ class CubicalPersistence {
     return out;
   }
 
+  // The (k+1)-cells that are not cleared, by key, with their largest facets. Both are
+  // computed while visiting the grid in index order (streaming memory access), so
+  // the reduction loop touches one link per column in the common case.
+  SortedColumns sorted_columns(int k) const {
+    std::vector<Index> start(levels_.size() + 1, 0);
+    grid_.for_each_cell(k, [&](Index idx, const auto&) {
+      if (link_[idx] == kNone) ++start[rank_[idx] + 1];
+    });
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    SortedColumns out;
+    out.index.resize(start.back());
+    out.axes.resize(start.back());
+    out.largest_facet.resize(start.back());
+    grid_.for_each_cell(k, [&](Index idx, const auto& c) {
+      if (link_[idx] != kNone) return;
+      const Index pos = start[rank_[idx]]++;
+      const AxisMask axes = CellGrid::odd_axes(c);
+      Key largest = 0;
+      for_each_facet(idx, axes, [&](Index f) { largest = std::max(largest, key(f)); });
+      out.index[pos] = idx;
+      out.axes[pos] = axes;
+      out.largest_facet[pos] = largest;
+    });
+    return out;
+  }
+
   Index find(Index x) {
     while (link_[x] != x) {
       link_[x] = link_[link_[x]];
@@ -364,21 +395,18 @@ class CubicalPersistence {
   // largest facet is not yet a pivot is already reduced (the common case); the
   // others are reduced against stored columns (tails without their pivot).
   void reduce(int k, Diagram& dgm) {
-    const SortedCells cols = sorted_cells(k + 1);
+    const SortedColumns cols = sorted_columns(k + 1);
     std::unordered_map<Index, std::vector<Key>> tails;
     Column col;
     std::vector<Key> tail;
     for (std::size_t i = 0; i < cols.index.size(); ++i) {
       const Index sigma = cols.index[i];
-      if (link_[sigma] != kNone) continue;  // cleared
       const AxisMask axes = cols.axes[i];
-      Key pivot = 0;
-      for_each_facet(sigma, axes, [&](Index f) { pivot = std::max(pivot, key(f)); });
+      Key pivot = cols.largest_facet[i];
       Index p = static_cast<Index>(pivot);
       if (link_[p] == kNone) {
         emit(dgm, p, sigma);
-        link_[p] = sigma;
-        link_[sigma] = p;
+        link_[p] = sigma;  // only pivots are looked up later; sigma's own link is not
         continue;
       }
       col = Column();
@@ -400,7 +428,6 @@ class CubicalPersistence {
       if (pivot == kInfiniteKey) continue;
       emit(dgm, p, sigma);
       link_[p] = sigma;
-      link_[sigma] = p;
       tail.clear();
       for (Key t = pop_pivot(col); t != kInfiniteKey; t = pop_pivot(col)) tail.push_back(t);
       tails.emplace(sigma, tail);

@@ -375,3 +375,28 @@ def test_a_claim_keeps_its_data_across_pods(namespace, core):
         "reader", "open('/dev/termination-log', 'w').write(open('/data/note').read())", **volume))
     reader = _finished_pod(core, namespace, "reader")
     assert _terminated(reader).message == "kept"
+
+
+def test_readiness_follows_the_probe(namespace, core):
+    import socket
+
+    with socket.socket() as s:  # pods share the host's network here: pick a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    name = _name("probed")
+    core.create_namespaced_pod(namespace, _pod(
+        name, f"import time, http.server; time.sleep(5); "
+              f"http.server.HTTPServer(('', {port}), http.server.SimpleHTTPRequestHandler).serve_forever()",
+        restartPolicy="Always",
+        container={"ports": [{"name": "http", "containerPort": port}],
+                   "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}}))
+
+    def ready() -> bool | None:
+        pod = core.read_namespaced_pod(name, namespace)
+        conditions = {c.type: c.status for c in pod.status.conditions or []}
+        running = pod.status.phase == "Running" and pod.status.container_statuses[0].state.running
+        return (conditions.get("Ready") == "True") if running else None
+
+    _wait("the pod to run", lambda: ready() is not None)
+    assert ready() is False, "ready before its probe could pass"
+    _wait("the readiness probe to pass", ready, timeout=60)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -86,11 +87,9 @@ def _as_real_array(X: Any, name: str = "X") -> np.ndarray:
 
 
 def _sparse_module() -> Any:
-    try:
-        from scipy import sparse
-    except ImportError:  # scipy is a dependency; keep the dense path usable without it
-        return None
-    return sparse
+    # A scipy.sparse matrix can only exist if scipy.sparse was imported; not
+    # importing it ourselves saves ~15 MB of resident memory per process.
+    return sys.modules.get("scipy.sparse")
 
 
 def _prepare_sparse(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
