@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per side")
     parser.add_argument("--idle", type=int, default=500,
                         help="then N more suspended TDAJobs, for the operator's RSS with N+n objects (0: skip)")
+    parser.add_argument("--rss-only", type=int, default=0, metavar="N",
+                        help="only measure the operator's peak RSS with N suspended TDAJobs")
     args = parser.parse_args(argv)
 
     from kubernetes import config
@@ -193,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(api: Any, info: Any, args: argparse.Namespace) -> dict[str, Any]:
+    if args.rss_only:
+        return _measure_rss_only(api, info, args)
     _say(f"raw client: {args.n} Jobs ...")
     raw_seconds = run_raw(api, args.n, args.threads, args.timeout)
     _say(f"raw: {raw_seconds:.1f}s")
@@ -230,6 +234,25 @@ def _measure(api: Any, info: Any, args: argparse.Namespace) -> dict[str, Any]:
         "ratio": round(operator_seconds / raw_seconds, 3),
         "operator_rss_mb": round(rss_mb, 1),
     }
+
+
+def _measure_rss_only(api: Any, info: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Only the operator's peak RSS while it takes on N suspended TDAJobs at once."""
+    port = _free_port()
+    operator = subprocess.Popen(
+        [sys.executable, "-m", "tda_operator.cli", "run", "--all-namespaces", "--metrics-port", str(port)],
+        env=dict(os.environ, KUBECONFIG=str(info.kubeconfig)), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        _wait_until("operator up", lambda: (_healthy(port), 1), 60)
+        started = time.monotonic()
+        run_idle(api, args.rss_only, args.threads, args.timeout)
+        return {"tdajobs": args.rss_only, "seconds_to_suspended": round(time.monotonic() - started, 2),
+                "operator_rss_mb": round(_peak_rss_mb(operator.pid), 1)}
+    finally:
+        os.killpg(operator.pid, signal.SIGTERM)
+        operator.wait(timeout=30)
 
 
 def run_idle(api: Any, n: int, threads: int, timeout: float) -> None:

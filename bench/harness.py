@@ -11,8 +11,9 @@ Inside the worker:
 1. the listed modules are imported (library import cost is never timed);
 2. the input is built; the resident set size at this point is the *baseline*;
 3. the computation runs ``repeats`` times; only the call itself is timed;
-4. the worker prints one JSON line: every time, their median, the whole-process peak
-   RSS (``getrusage``), and the growth of the peak over the baseline.
+4. the worker prints one JSON line: every wall time, their median, the median CPU
+   time (all threads; the fairer single-thread figure on a shared machine), the
+   whole-process peak RSS (``getrusage``), and the growth of the peak over the baseline.
 
 Functions are named ``"module:function"``; modules are looked up on ``sys.path``,
 which includes ``bench/`` (the worker's own directory), so a benchmark module can
@@ -59,8 +60,9 @@ class Task:
 class Result:
     label: str
     ok: bool
-    median_s: float = math.nan
+    median_s: float = math.nan  # wall clock
     times_s: list[float] = field(default_factory=list)
+    cpu_s: float = math.nan  # median CPU time of the process (all threads): robust on a busy machine
     peak_rss_mb: float = math.nan  # whole process, high-water mark
     baseline_rss_mb: float = math.nan  # after imports and input construction
     rss_growth_mb: float = math.nan  # peak minus baseline
@@ -69,7 +71,10 @@ class Result:
     skipped: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _resolve(spec: str) -> Callable[..., Any]:
@@ -117,17 +122,19 @@ def _worker(spec: dict[str, Any]) -> dict[str, Any]:
     baseline = _current_rss_mb()
     for _ in range(spec["warmup"]):
         target(data, **params)
-    times, out = [], None
+    times, cpu, out = [], [], None
     for _ in range(spec["repeats"]):
         out = None  # free the previous result before the next run
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = target(data, **params)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     peak = _peak_rss_mb()
     return {
         "ok": True,
         "times_s": times,
         "median_s": statistics.median(times),
+        "cpu_s": statistics.median(cpu),
         "peak_rss_mb": peak,
         "baseline_rss_mb": baseline,
         "rss_growth_mb": max(0.0, peak - baseline),

@@ -91,7 +91,7 @@ class CellGrid {
   AxisMask odd_axes(Index idx) const {
     AxisMask m = 0;
     for (int a = 0; a < kAxes; ++a)
-      if ((idx / stride_[a]) % extent_[a] & 1) m |= AxisMask(1u << a);
+      if (((idx / stride_[a]) % extent_[a]) & 1) m |= AxisMask(1u << a);
     return m;
   }
 
@@ -116,9 +116,10 @@ struct SortedCells {
   std::vector<AxisMask> axes;
 };
 
-// Boundary columns to reduce, in filtration order, each with its largest facet.
-struct SortedColumns : SortedCells {
-  std::vector<Key> largest_facet;
+// A boundary column to reduce and its largest facet (its pivot unless reduced).
+struct ColumnHead {
+  Index cell;
+  Index largest_facet;
 };
 
 class CubicalPersistence {
@@ -286,28 +287,21 @@ class CubicalPersistence {
     return out;
   }
 
-  // The (k+1)-cells that are not cleared, by key, with their largest facets. Both are
+  // The k-cells that are not cleared, by key, with their largest facets. Both are
   // computed while visiting the grid in index order (streaming memory access), so
   // the reduction loop touches one link per column in the common case.
-  SortedColumns sorted_columns(int k) const {
+  std::vector<ColumnHead> sorted_columns(int k) const {
     std::vector<Index> start(levels_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) {
       if (link_[idx] == kNone) ++start[rank_[idx] + 1];
     });
     std::partial_sum(start.begin(), start.end(), start.begin());
-    SortedColumns out;
-    out.index.resize(start.back());
-    out.axes.resize(start.back());
-    out.largest_facet.resize(start.back());
+    std::vector<ColumnHead> out(start.back());
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       if (link_[idx] != kNone) return;
-      const Index pos = start[rank_[idx]]++;
-      const AxisMask axes = CellGrid::odd_axes(c);
       Key largest = 0;
-      for_each_facet(idx, axes, [&](Index f) { largest = std::max(largest, key(f)); });
-      out.index[pos] = idx;
-      out.axes[pos] = axes;
-      out.largest_facet[pos] = largest;
+      for_each_facet(idx, CellGrid::odd_axes(c), [&](Index f) { largest = std::max(largest, key(f)); });
+      out[start[rank_[idx]]++] = {idx, static_cast<Index>(largest)};
     });
     return out;
   }
@@ -395,20 +389,20 @@ class CubicalPersistence {
   // largest facet is not yet a pivot is already reduced (the common case); the
   // others are reduced against stored columns (tails without their pivot).
   void reduce(int k, Diagram& dgm) {
-    const SortedColumns cols = sorted_columns(k + 1);
+    const std::vector<ColumnHead> cols = sorted_columns(k + 1);
     std::unordered_map<Index, std::vector<Key>> tails;
     Column col;
     std::vector<Key> tail;
-    for (std::size_t i = 0; i < cols.index.size(); ++i) {
-      const Index sigma = cols.index[i];
-      const AxisMask axes = cols.axes[i];
-      Key pivot = cols.largest_facet[i];
-      Index p = static_cast<Index>(pivot);
+    for (const ColumnHead& head : cols) {
+      const Index sigma = head.cell;
+      Index p = head.largest_facet;
       if (link_[p] == kNone) {
         emit(dgm, p, sigma);
         link_[p] = sigma;  // only pivots are looked up later; sigma's own link is not
         continue;
       }
+      const AxisMask axes = grid_.odd_axes(sigma);
+      Key pivot = 0;
       col = Column();
       for_each_facet(sigma, axes, [&](Index f) { col.push(key(f)); });
       for (;;) {

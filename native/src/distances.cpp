@@ -9,14 +9,15 @@
 // matching covering the far points of both diagrams; by the Mendelsohn-Dulmage
 // theorem this holds iff one matching covers the far points of the first diagram
 // and another covers those of the second. Each test is Hopcroft-Karp on the
-// e-close graph, whose edges are enumerated with a uniform grid of cell size e.
+// e-close graph, whose edges are L-infinity range queries on a static kd-tree.
 // Bisection on e narrows the answer to an interval; the answer is one of the
 // pairwise distances or half-persistences in it, found by bisection over those.
 //
 // Wasserstein: small problems are solved exactly (Hungarian method); large ones by
 // Bertsekas' auction with epsilon-scaling. Diagonal items are interchangeable, so a
 // real bidder only looks at the two cheapest of them, and the diagonal bidders
-// (identical) at the two cheapest items for them (ordered sets keyed by price).
+// (identical) at the two cheapest items for them (heaps keyed by price); a real
+// bidder's best real items come from a kd-tree pruned by lower bounds of prices.
 // After each phase the prices give a dual lower bound
 //   OPT >= sum_i min_j (c_ij + p_j) - sum_j p_j,
 // and the auction stops once the assignment is within (1 + delta)^p of it.
@@ -26,7 +27,6 @@
 #include <array>
 #include <cmath>
 #include <deque>
-#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -253,10 +253,11 @@ class BottleneckSearch {
     for (const Point& p : a_) hi = std::max(hi, to_diagonal(p));
     for (const Point& p : b_) hi = std::max(hi, to_diagonal(p));
     if (hi == 0) return 0;
-    // Bisection: the answer stays in [lo, hi] while lo == 0 and in (lo, hi] afterwards.
+    if (at_most(0)) return 0;
+    // Bisection keeps the answer in (lo, hi]: lo infeasible, hi feasible.
     double lo = 0;
     const double stop = delta > 0 ? delta : 1e-4;
-    while (!(lo > 0 && hi <= (1 + stop) * lo) && hi - lo > 1e-14 * hi) {
+    for (int iter = 0; iter < 64 && !(lo > 0 && hi <= (1 + stop) * lo); ++iter) {
       const double mid = lo + (hi - lo) / 2;
       (at_most(mid) ? hi : lo) = mid;
     }
@@ -264,7 +265,7 @@ class BottleneckSearch {
     // The answer is a half-persistence or a pairwise distance in the interval.
     std::vector<double> candidates;
     auto consider = [&](double c) {
-      if ((c > lo || (lo == 0 && c == 0)) && c <= hi) candidates.push_back(c);
+      if (c > lo && c <= hi) candidates.push_back(c);
     };
     for (const Point& p : a_) consider(to_diagonal(p));
     for (const Point& p : b_) consider(to_diagonal(p));

@@ -18,13 +18,11 @@
 //   diameter and no owner yet, it is the pivot; no enumeration beyond it.
 #pragma once
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <atomic>
 #include <cstdint>
 #include <exception>
 #include <thread>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -33,6 +31,7 @@
 
 #include "tda/rips.hpp"
 #include "tda/rips/binomial.hpp"
+#include "tda/rips/concurrent_pivot_map.hpp"
 #include "tda/rips/field.hpp"
 #include "tda/rips/pivot_map.hpp"
 #include "tda/rips/union_find.hpp"
@@ -155,6 +154,8 @@ struct SparseAccess {
 template <class Access, bool kBinary>
 class Engine {
   static constexpr bool kDense = std::is_same_v<Access, DenseAccess>;
+  // Below this many columns a parallel reduction costs more than it saves.
+  static constexpr std::size_t kParallelColumns = 256;
 
  public:
   Engine(Access access, Value threshold, Dimension max_dim, const PrimeField& field,
@@ -187,7 +188,10 @@ class Engine {
         if (max_dim_ == 1) std::vector<Entry>().swap(simplices);
       }
       PivotMap pivots(columns.size() / 2);
-      reduce(dim, columns, pivots, out[dim]);
+      if (n_threads_ > 1 && columns.size() >= kParallelColumns)
+        reduce_parallel(dim, columns, pivots, out[dim]);
+      else
+        reduce(dim, columns, pivots, out[dim]);
       previous_pivots = std::move(pivots);
     }
     return out;
@@ -516,11 +520,7 @@ class Engine {
     });
   }
 
-  mutable std::size_t stat_short[3] = {0, 0, 0};
-  std::size_t stat_heap = 0;
   void reduce(Dimension dim, const std::vector<Entry>& columns, PivotMap& pivots, Diagram& out) {
-    struct Report { const Engine* e; Dimension d; std::size_t c; std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now(); ~Report() { if (std::getenv("TDA_RIPS_STATS")) std::fprintf(stderr, "dim %d columns %zu full %zu emergent %zu apparent %zu heap %zu %.3fs\n", d, c, e->stat_heap, e->stat_short[0], e->stat_short[1], e->stat_short[2], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); } } report{this, dim, columns.size()};
-    stat_short[0] = stat_short[1] = stat_short[2] = 0;
     WorkingColumn<kBinary> coboundary(field_), reduction(field_);
     ReductionMatrix v_matrix;
     v_matrix.reserve(columns.size());
@@ -551,7 +551,6 @@ class Engine {
         return false;
       });
       if (shortcut) {
-        ++stat_short[shortcut];
         v_matrix.close_column();
         continue;
       }
@@ -561,11 +560,9 @@ class Engine {
         return true;
       });
       coboundary.assign(cofacets);
-      ++stat_short[0];
       reduction.clear();
       while (true) {
         const auto pivot = coboundary.pivot();
-        stat_heap = std::max(stat_heap, coboundary.size());
         if (!pivot) {
           out.push_back({sigma.diameter, kInfinity});
           break;
@@ -591,6 +588,174 @@ class Engine {
       }
       v_matrix.close_column();
     }
+  }
+
+  // ---- parallel reduction ------------------------------------------------------
+  //
+  // Lock-free reduction after Morozov & Nigmetov: threads take columns in
+  // order; pivot ownership lives in a concurrent map. A column meeting a pivot
+  // owned by an earlier column (in reduction order) adds that column; meeting
+  // one owned by a later column, it takes the pivot over by compare-and-swap and
+  // the evicted column is reduced further by the same thread. Every column
+  // operation adds an earlier column to a later one, so the final pairing is
+  // the unique one the sequential reduction finds.
+  //
+  // A column's state is published as an immutable snapshot (its chain in V and
+  // its pivot) before it claims a pivot, so readers that see the owner also
+  // see a consistent column. Old snapshots are kept until the dimension ends.
+  struct Snapshot {
+    std::vector<Entry> chain;  // V column beyond the column's own simplex
+    Entry pivot;               // index kNoSimplex: reduced to zero
+  };
+
+  struct ParallelState {
+    ParallelState(std::size_t columns) : pivots(columns), state(columns) {}
+    ConcurrentPivotMap pivots;
+    std::vector<std::atomic<Snapshot*>> state;
+  };
+
+  struct ThreadScratch {
+    explicit ThreadScratch(const PrimeField& f) : coboundary(f), reduction(f) {}
+    WorkingColumn<kBinary> coboundary, reduction;
+    std::vector<Entry> cofacets;
+    std::vector<std::unique_ptr<Snapshot>> owned;
+  };
+
+  void reduce_parallel(Dimension dim, const std::vector<Entry>& columns, PivotMap& pivots, Diagram& out) {
+    ParallelState shared(columns.size());
+    std::atomic<std::size_t> next{0};
+    std::vector<std::unique_ptr<ThreadScratch>> scratch;
+    for (int t = 0; t < n_threads_; ++t) scratch.push_back(std::make_unique<ThreadScratch>(field_));
+    std::vector<std::exception_ptr> errors(n_threads_);
+    {
+      std::vector<std::jthread> workers;
+      for (int t = 0; t < n_threads_; ++t)
+        workers.emplace_back([&, t] {
+          try {
+            for (std::size_t j; (j = next.fetch_add(1, std::memory_order_relaxed)) < columns.size();) {
+              if ((j & 1023) == 0) check_cancel();
+              std::optional<std::size_t> todo = j;
+              while (todo) todo = reduce_column_shared(dim, columns, *todo, shared, *scratch[t]);
+            }
+          } catch (...) {
+            errors[t] = std::current_exception();
+            next.store(columns.size());
+          }
+        });
+    }
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    // Report in column order, exactly as the sequential reduction does.
+    for (std::size_t j = 0; j < columns.size(); ++j) {
+      const Snapshot* snap = shared.state[j].load(std::memory_order_acquire);
+      if (!snap) continue;  // apparent pair
+      if (snap->pivot.index == kNoSimplex) {
+        out.push_back({columns[j].diameter, kInfinity});
+        continue;
+      }
+      if (snap->pivot.diameter > columns[j].diameter) out.push_back({columns[j].diameter, snap->pivot.diameter});
+      pivots.insert(snap->pivot.index, std::uint32_t(j), snap->pivot.coefficient);
+    }
+  }
+
+  // Reduces column j; returns a column this one evicted from its pivot, if any.
+  std::optional<std::size_t> reduce_column_shared(Dimension dim, const std::vector<Entry>& columns, std::size_t j,
+                                                  ParallelState& shared, ThreadScratch& scratch) {
+    auto& [coboundary, reduction, cofacets, owned] = scratch;
+    const Entry sigma{columns[j].index, columns[j].diameter, 1};
+    const Shape shape = shape_of(sigma.index, dim);
+    auto publish = [&](const Entry& pivot) {
+      auto snap = std::make_unique<Snapshot>();
+      while (const auto e = reduction.pop_pivot()) snap->chain.push_back(*e);
+      reduction.assign(snap->chain);
+      snap->pivot = pivot;
+      shared.state[j].store(snap.get(), std::memory_order_release);
+      owned.push_back(std::move(snap));
+    };
+    auto claim = [&](ConcurrentPivotMap::Slot& slot, std::uint64_t expected, const Entry& pivot) {
+      return slot.owner.compare_exchange_strong(expected, ConcurrentPivotMap::pack(std::uint32_t(j), pivot.coefficient),
+                                                std::memory_order_acq_rel, std::memory_order_acquire);
+    };
+    const Snapshot* resume = shared.state[j].load(std::memory_order_acquire);
+    reduction.clear();
+    cofacets.clear();
+    if (!resume) {
+      int shortcut = 0;
+      Entry tau_entry{};
+      for_each_common_neighbour(shape.v, dim, -1, sigma.diameter, [&](VertexIndex x, const Value* dx) {
+        Shape tau;
+        extend(shape, x, dx, tau);
+        const SimplexIndex tau_index = coder_.encode(tau.v, dim + 1);
+        if (shared.pivots.owner(tau_index) != ConcurrentPivotMap::kUnowned) return false;
+        const auto facet = zero_pivot_facet(sigma.diameter, tau);
+        if (facet && facet->entry.index == sigma.index) {
+          shortcut = 2;
+        } else if (!(facet && !has_equal_cofacet_above(facet->vertices, dim, facet->entry.diameter, facet->removed))) {
+          int below = 0;
+          while (below <= dim && shape.v[dim - below] < x) ++below;
+          tau_entry = {tau_index, sigma.diameter, field_.sign(below)};
+          shortcut = 1;
+        }
+        return false;
+      });
+      if (shortcut == 2) return std::nullopt;
+      if (shortcut == 1) {
+        publish(tau_entry);
+        if (claim(shared.pivots.find_or_claim(tau_entry.index), ConcurrentPivotMap::kUnowned, tau_entry))
+          return std::nullopt;
+      }
+    } else {
+      reduction.assign(resume->chain);
+      for (const Entry& e : resume->chain)
+        for_each_cofacet_of(e, dim, [&](const Entry& c) { cofacets.push_back(c); });
+    }
+    for_each_cofacet(sigma, shape.v, dim, false, [&](const Entry& c, VertexIndex, const Value*) {
+      cofacets.push_back(c);
+      return true;
+    });
+    coboundary.assign(cofacets);
+    while (true) {
+      const auto pivot = coboundary.pivot();
+      if (!pivot) {
+        publish(Entry{kNoSimplex, 0, 0});
+        return std::nullopt;
+      }
+      ConcurrentPivotMap::Slot* slot = shared.pivots.find(pivot->index);
+      const std::uint64_t owner = slot ? slot->owner.load(std::memory_order_acquire) : ConcurrentPivotMap::kUnowned;
+      if (owner != ConcurrentPivotMap::kUnowned) {
+        const std::size_t k = ConcurrentPivotMap::column_of(owner);
+        if (k < j) {
+          const Snapshot* other = shared.state[k].load(std::memory_order_acquire);
+          if (!other || other->pivot.index != pivot->index) continue;  // owner changing: look again
+          const Coefficient factor = elimination_factor(pivot->coefficient, other->pivot.coefficient);
+          add_simplex(Entry{columns[k].index, columns[k].diameter, 1}, dim, factor, coboundary, reduction);
+          for (const Entry& e : other->chain) add_simplex(e, dim, factor, coboundary, reduction);
+          continue;
+        }
+        if (k == j) return std::nullopt;
+        publish(*pivot);
+        if (claim(*slot, owner, *pivot)) return k;  // k must be reduced further
+        continue;
+      }
+      if (const auto facet = apparent_facet(pivot->diameter, shape_of(pivot->index, dim + 1));
+          facet && facet->entry.index != sigma.index) {
+        const Coefficient factor = elimination_factor(pivot->coefficient, facet->entry.coefficient);
+        add_simplex(Entry{facet->entry.index, facet->entry.diameter, 1}, dim, factor, coboundary, reduction);
+        continue;
+      }
+      publish(*pivot);
+      if (claim(shared.pivots.find_or_claim(pivot->index), ConcurrentPivotMap::kUnowned, *pivot)) return std::nullopt;
+    }
+  }
+
+  template <class F>
+  void for_each_cofacet_of(const Entry& simplex, Dimension dim, F&& f) const {
+    VertexIndex v[kMaxVertices];
+    coder_.decode(simplex.index, dim, v);
+    for_each_cofacet(simplex, v, dim, false, [&](const Entry& c, VertexIndex, const Value*) {
+      f(c);
+      return true;
+    });
   }
 
   int n_threads_;

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
 import sys
 from pathlib import Path
 
 
+def _limit_malloc_arenas() -> None:
+    """glibc gives each thread its own malloc arena; with a pool of handler threads that
+    multiplies the resident heap for no gain in a mostly-waiting operator."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX = 2
+
+
 def _run(args: argparse.Namespace) -> int:
+    _limit_malloc_arenas()
     if args.kubeconfig:  # before the client library is imported: it reads KUBECONFIG once
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf

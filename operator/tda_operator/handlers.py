@@ -35,7 +35,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.connect_timeout = 15
     # Events come from explicit phase transitions, not from every handler log line.
     settings.posting.level = logging.WARNING
-    settings.execution.max_workers = int(os.environ.get("TDA_OPERATOR_WORKERS", "16"))
+    workers = int(os.environ.get("TDA_OPERATOR_WORKERS", "16"))
+    settings.execution.max_workers = workers
+    # Per-object tasks beyond what the handler threads can serve only hold memory.
+    settings.batching.worker_limit = 4 * workers
     settings.peering.standalone = os.environ.get("TDA_OPERATOR_PEERING", "") == ""
     settings.peering.name = os.environ.get("TDA_OPERATOR_PEERING", "tda-operator")
     settings.peering.clusterwide = True

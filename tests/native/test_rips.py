@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -12,13 +13,12 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+import tda_core
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import sparse
 from scipy.spatial.distance import cdist
-
-import tda_core
 
 ripser = pytest.importorskip("ripser")
 gudhi = pytest.importorskip("gudhi")
@@ -65,8 +65,9 @@ def assert_close_diagrams(ours: list[np.ndarray], ref: list[np.ndarray], tol: fl
 
 def ripser_dgms(X, max_dim, threshold=None, coeff=2, metric="euclidean", distance_matrix=False):
     thresh = math.inf if threshold is None else threshold
-    return ripser.ripser(X, maxdim=max_dim, thresh=thresh, coeff=coeff, metric=metric,
-                         distance_matrix=distance_matrix)["dgms"]
+    return ripser.ripser(
+        X, maxdim=max_dim, thresh=thresh, coeff=coeff, metric=metric, distance_matrix=distance_matrix
+    )["dgms"]
 
 
 def gudhi_dgms(D: np.ndarray, max_dim: int, threshold: float | None, coeff: int) -> list[np.ndarray]:
@@ -93,12 +94,20 @@ def random_cloud(seed: int, n: int, d: int) -> np.ndarray:
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), d=st.integers(1, 4), max_dim=st.integers(0, 3),
-       coeff=st.sampled_from([2, 3, 5]), threshold=st.one_of(st.none(), st.floats(0, 1.2)))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 30),
+    d=st.integers(1, 4),
+    max_dim=st.integers(0, 3),
+    coeff=st.sampled_from([2, 3, 5]),
+    threshold=st.one_of(st.none(), st.floats(0, 1.2)),
+)
 def test_distance_matrix_matches_ripser(seed, n, d, max_dim, coeff, threshold):
     X = random_cloud(seed, n, d)
     D = cdist(X, X)
-    ours = tda_core.rips_persistence(D, max_dim=max_dim, threshold=threshold, coeff=coeff, distance_matrix=True)
+    ours = tda_core.rips_persistence(
+        D, max_dim=max_dim, threshold=threshold, coeff=coeff, distance_matrix=True
+    )
     assert_same_diagrams(ours, ripser_dgms(D, max_dim, threshold, coeff, distance_matrix=True))
 
 
@@ -143,9 +152,15 @@ def _rp2_distance_matrix() -> np.ndarray:
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), density=st.floats(0.05, 1.0),
-       max_dim=st.integers(0, 2), coeff=st.sampled_from([2, 3]), fmt=st.sampled_from(["coo", "csr", "csc"]),
-       threshold=st.one_of(st.none(), st.floats(0, 1.0)))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 30),
+    density=st.floats(0.05, 1.0),
+    max_dim=st.integers(0, 2),
+    coeff=st.sampled_from([2, 3]),
+    fmt=st.sampled_from(["coo", "csr", "csc"]),
+    threshold=st.one_of(st.none(), st.floats(0, 1.0)),
+)
 def test_sparse_matrix_matches_ripser(seed, n, density, max_dim, coeff, fmt, threshold):
     rng = np.random.default_rng(seed)
     P = rng.random((n, 2))
@@ -153,7 +168,9 @@ def test_sparse_matrix_matches_ripser(seed, n, density, max_dim, coeff, fmt, thr
     keep = np.triu(rng.random((n, n)) < density, 1)
     upper = sparse.coo_matrix(np.where(keep, D, 0))
     S = getattr(upper, "to" + fmt)()
-    ours = tda_core.rips_persistence(S, max_dim=max_dim, threshold=threshold, coeff=coeff, distance_matrix=True)
+    ours = tda_core.rips_persistence(
+        S, max_dim=max_dim, threshold=threshold, coeff=coeff, distance_matrix=True
+    )
     ref = ripser_dgms(sparse.coo_matrix(S), max_dim, threshold, coeff, distance_matrix=True)
     assert_same_diagrams(ours, ref)
 
@@ -184,12 +201,19 @@ def test_infinite_entries_are_absent_edges():
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 22), max_dim=st.integers(0, 2),
-       coeff=st.sampled_from([2, 3, 5]), threshold=st.one_of(st.none(), st.floats(0.1, 1.0)))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 22),
+    max_dim=st.integers(0, 2),
+    coeff=st.sampled_from([2, 3, 5]),
+    threshold=st.one_of(st.none(), st.floats(0.1, 1.0)),
+)
 def test_matches_gudhi(seed, n, max_dim, coeff, threshold):
     X = random_cloud(seed, n, 3)
     D = cdist(X, X)
-    ours = tda_core.rips_persistence(D, max_dim=max_dim, threshold=threshold, coeff=coeff, distance_matrix=True)
+    ours = tda_core.rips_persistence(
+        D, max_dim=max_dim, threshold=threshold, coeff=coeff, distance_matrix=True
+    )
     assert_close_diagrams(ours, gudhi_dgms(D, max_dim, threshold, coeff), tol=1e-6)
 
 
@@ -312,22 +336,34 @@ any_array = hnp.arrays(
 )
 def test_fuzz_never_crashes(X, max_dim, threshold, coeff, metric, distance_matrix, n_threads):
     try:
-        out = tda_core.rips_persistence(X, max_dim=max_dim, threshold=threshold, coeff=coeff, metric=metric,
-                                        distance_matrix=distance_matrix, n_threads=n_threads)
+        out = tda_core.rips_persistence(
+            X,
+            max_dim=max_dim,
+            threshold=threshold,
+            coeff=coeff,
+            metric=metric,
+            distance_matrix=distance_matrix,
+            n_threads=n_threads,
+        )
     except ValueError:
         return
     assert len(out) == max_dim + 1
 
 
 @settings(max_examples=60, deadline=None)
-@given(data=hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 8)),
-                       elements=st.floats(allow_nan=True, allow_infinity=True)),
-       fmt=st.sampled_from(["coo", "csr"]))
+@given(
+    data=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 8), st.integers(1, 8)),
+        elements=st.floats(allow_nan=True, allow_infinity=True),
+    ),
+    fmt=st.sampled_from(["coo", "csr"]),
+)
 def test_fuzz_sparse_never_crashes(data, fmt):
-    try:
-        tda_core.rips_persistence(getattr(sparse.coo_matrix(data), "to" + fmt)(), max_dim=2, distance_matrix=True)
-    except ValueError:
-        pass
+    with contextlib.suppress(ValueError):
+        tda_core.rips_persistence(
+            getattr(sparse.coo_matrix(data), "to" + fmt)(), max_dim=2, distance_matrix=True
+        )
 
 
 # ---------------------------------------------------------------- estimate_rips
@@ -383,8 +419,12 @@ def test_ctrl_c_interrupts_a_long_computation():
         print("finished", flush=True)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(1.0)

@@ -77,10 +77,14 @@ def _as_real_array(X: Any, name: str = "X") -> np.ndarray:
             arr = np.asarray(X)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
         raise ValueError(f"{name} must have a real numeric dtype (integer or float), got {arr.dtype}")
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (points x coordinates, or a square matrix), got {arr.ndim}-D")
+        raise ValueError(
+            f"{name} must be a 2-D array (points x coordinates, or a square matrix), got {arr.ndim}-D"
+        )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.float64)
