@@ -235,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
                 k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in entry.items()
             }
         report["cases"][case.name] = case_report
+        for row in rows[-len(labels) :]:  # progress; the full table comes at the end
+            print(
+                "# " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row),
+                file=sys.stderr,
+            )
         print(
             f"# {case.name} done ({time.perf_counter() - started:.0f} s elapsed)", file=sys.stderr, flush=True
         )

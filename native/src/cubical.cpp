@@ -126,7 +126,7 @@ class CubicalPersistence {
  public:
   CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
                      Construction construction)
-      : grid_(shape, construction) {
+      : grid_(shape, construction), values_(values) {
     rank_values(values);
     fill_cell_ranks(shape);
   }
@@ -168,7 +168,8 @@ class CubicalPersistence {
 
  private:
   Key key(Index idx) const { return (Key(rank_[idx]) << 32) | idx; }
-  double value(Index idx) const { return levels_[rank_[idx]]; }
+  double level(Rank r) const { return values_[level_source_[r]] + 0.0; }  // -0.0 -> +0.0
+  double value(Index idx) const { return level(rank_[idx]); }
 
   void emit(Diagram& dgm, Index birth_cell, Index death_cell) const {
     if (rank_[birth_cell] != rank_[death_cell]) dgm.push_back({value(birth_cell), value(death_cell)});
@@ -203,10 +204,10 @@ class CubicalPersistence {
     }
     bits_tmp = {};
     input_rank_.resize(n);
-    levels_.clear();
+    level_source_.clear();
     for (std::size_t i = 0; i < n; ++i) {
-      if (i == 0 || bits[i] != bits[i - 1]) levels_.push_back(values[order[i]] + 0.0);
-      input_rank_[order[i]] = static_cast<Rank>(levels_.size() - 1);
+      if (i == 0 || bits[i] != bits[i - 1]) level_source_.push_back(order[i]);
+      input_rank_[order[i]] = static_cast<Rank>(level_source_.size() - 1);
     }
   }
 
@@ -273,7 +274,7 @@ class CubicalPersistence {
   // Counting sort by rank of the cells of dimension k, visited in increasing index:
   // stable, hence ordered by key.
   SortedCells sorted_cells(int k) const {
-    std::vector<Index> start(levels_.size() + 1, 0);
+    std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) { ++start[rank_[idx] + 1]; });
     std::partial_sum(start.begin(), start.end(), start.begin());
     SortedCells out;
@@ -291,7 +292,7 @@ class CubicalPersistence {
   // computed while visiting the grid in index order (streaming memory access), so
   // the reduction loop touches one link per column in the common case.
   std::vector<ColumnHead> sorted_columns(int k) const {
-    std::vector<Index> start(levels_.size() + 1, 0);
+    std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) {
       if (link_[idx] == kNone) ++start[rank_[idx] + 1];
     });
@@ -328,7 +329,7 @@ class CubicalPersistence {
       emit(dgm, u, e);
       link_[u] = v;
     }
-    dgm.push_back({levels_.front(), std::numeric_limits<double>::infinity()});
+    dgm.push_back({level(0), std::numeric_limits<double>::infinity()});
   }
 
   // Dimension d-1 by duality: union-find over top cubes in decreasing order; the
@@ -429,7 +430,8 @@ class CubicalPersistence {
   }
 
   CellGrid grid_;
-  std::vector<double> levels_;
+  std::span<const double> values_;  // the input, alive for the whole computation
+  std::vector<Index> level_source_;  // rank -> an input entry holding that value
   std::vector<Rank> input_rank_;
   std::vector<Rank> rank_;
   std::vector<Index> link_;  // union-find parents (vertices, top cubes) and pair partners (other cells)

@@ -681,10 +681,24 @@ double wasserstein(Diagram a, Diagram b, double order, double delta) {
   g_stats = {};
   Parts pa = split(a), pb = split(b);
   const PowerCost pw{order};
-  double fixed = 0;
-  if (!match_infinite(pa, pb, [&](double gap) { fixed += pw(gap); })) return kInf;
+  std::vector<double> gaps;
+  if (!match_infinite(pa, pb, [&](double gap) { gaps.push_back(gap); })) return kInf;
   Points& fa = pa.finite;
   Points& fb = pb.finite;
+  // Work in units of 2^e, about the largest distance to the diagonal (an exact
+  // rescaling): p-th powers and the auction's epsilon steps stay in range.
+  double largest = 0;
+  for (const Points* pts : {&fa, &fb})
+    for (const Point& q : *pts) largest = std::max(largest, to_diagonal(q));
+  for (double g : gaps) largest = std::max(largest, g);
+  if (largest == 0) return 0;
+  if (!std::isfinite(largest)) return kInf;
+  int e = 0;
+  std::frexp(largest, &e);
+  for (Points* pts : {&fa, &fb})
+    for (Point& q : *pts) q = {std::ldexp(q.birth, -e), std::ldexp(q.death, -e)};
+  double fixed = 0;
+  for (double g : gaps) fixed += pw(std::ldexp(g, -e));
   if (fa.size() > fb.size()) std::swap(fa, fb);  // real bidders scan the items: fewer of them
   double finite = 0;
   if (fa.empty()) {
@@ -695,7 +709,7 @@ double wasserstein(Diagram a, Diagram b, double order, double delta) {
   } else {
     finite = Auction(fa, fb, order).solve(delta, fixed);
   }
-  return std::pow(finite + fixed, 1.0 / order);
+  return std::ldexp(std::pow(finite + fixed, 1.0 / order), e);
 }
 
 AuctionStats last_wasserstein_stats() { return g_stats; }

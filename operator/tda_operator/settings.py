@@ -1,4 +1,13 @@
-"""Operator settings, read from the environment (``TDA_OPERATOR_*``)."""
+"""Operator settings, read from the environment.
+
+``TDA_OPERATOR_WORKER_IMAGE``, ``_IMAGE_PULL_POLICY``, ``_WORKER_SERVICE_ACCOUNT``,
+``_INFEASIBLE_CAP_BYTES``, ``_MAX_SHARDS``, ``_DEFAULT_CPU_REQUEST``,
+``_DEFAULT_MEMORY_REQUEST``, ``_NAMESPACES`` (comma-separated; empty: all) and
+``_METRICS_PORT`` map onto :class:`Settings`. kopf's own tuning is in
+``handlers.configure``: ``TDA_OPERATOR_WORKERS`` (handler threads, default 16) and
+``TDA_OPERATOR_PEERING`` (a ClusterKopfPeering name: run several replicas with one
+active; unset: standalone).
+"""
 
 from __future__ import annotations
 

@@ -183,6 +183,7 @@ def test_infinite_values_are_allowed():
         ({"array": np.zeros((3, 3)), "max_dim": -1}, "max_dim"),
         ({"array": np.zeros((3, 3)), "max_dim": 1.5}, "max_dim"),
         ({"array": np.zeros((3, 3)), "n_threads": 0}, "n_threads"),
+        ({"array": np.broadcast_to(0.0, (1500, 1500, 1000))}, "array.*cubical cells"),
     ],
 )
 def test_bad_input(kwargs, match):

@@ -9,6 +9,7 @@ from . import _core
 __all__ = ["cubical_persistence"]
 
 _CONSTRUCTIONS = ("V", "T")
+_MAX_CELLS = 2**32 - 1  # cells are indexed by 32-bit integers
 
 
 def cubical_persistence(
@@ -22,7 +23,10 @@ def cubical_persistence(
     Parameters
     ----------
     array:
-        Real values on a grid (image, volume, 4-D field); converted to float64. No NaN.
+        Real values on a grid (image, volume, 4-D field); converted to float64. No NaN;
+        +-inf allowed. At most 2**32 - 2 cells in the complex (about 32768**2 pixels or
+        800**3 voxels); working memory is about 8 bytes per cell, i.e. 8 * 2**ndim bytes
+        per array entry.
     max_dim:
         Largest homology dimension returned; defaults to ``array.ndim - 1`` (the largest
         one that can be non-trivial). Dimensions ``>= array.ndim`` come back empty.
@@ -52,6 +56,13 @@ def cubical_persistence(
         raise ValueError(f"array: must be 2-D, 3-D or 4-D, got {values.ndim}-D")
     if values.size == 0:
         raise ValueError(f"array: must not be empty, got shape {values.shape}")
+    cells = 1
+    for n in values.shape:
+        cells *= 2 * n - 1 if construction == "V" else 2 * n + 1
+    if cells >= _MAX_CELLS:
+        raise ValueError(
+            f"array: shape {values.shape} gives {cells} cubical cells, more than the engine's {_MAX_CELLS - 1}"
+        )
     if np.isnan(values).any():
         raise ValueError("array: contains NaN; replace or mask missing values first")
     values = np.ascontiguousarray(values)
