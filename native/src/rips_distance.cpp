@@ -3,6 +3,7 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "tda/rips/distance.hpp"
@@ -66,6 +67,79 @@ class PointMetric {
   std::vector<double> norm_;
 };
 
+// Buckets points by their first (up to three) coordinates into cells at least
+// `threshold` wide. Under the euclidean, manhattan and chebyshev metrics no
+// coordinate differs by more than the distance, so the neighbours of a point
+// within the threshold lie in its own or an adjacent cell: finding them costs
+// about the number of edges, not n^2.
+class CellGrid {
+ public:
+  CellGrid(const double* x, VertexIndex n, std::size_t dim, double threshold) : x_(x), dim_(dim) {
+    axes_ = int(std::min<std::size_t>(dim, 3));
+    const double budget = std::max(1.0, 2.0 * n);  // cells in total, at most
+    const auto cap = std::size_t(std::max(1.0, std::floor(std::pow(budget, 1.0 / axes_))));
+    std::size_t total = 1;
+    for (int k = 0; k < axes_; ++k) {
+      double lo = x[k], hi = x[k];
+      for (VertexIndex i = 1; i < n; ++i) lo = std::min(lo, x[i * dim + k]), hi = std::max(hi, x[i * dim + k]);
+      const double extent = hi - lo;
+      lo_[k] = lo;
+      if (!std::isfinite(extent) || extent == 0) {
+        count_[k] = 1, width_[k] = 1;
+      } else {
+        const double wanted = threshold > 0 ? std::floor(extent / threshold) + 1 : double(cap);
+        count_[k] = std::size_t(std::clamp(wanted, 1.0, double(cap)));
+        width_[k] = std::max(threshold, extent / double(count_[k]));
+      }
+      total *= count_[k];
+    }
+    start_.assign(total + 1, 0);
+    cell_.resize(n);
+    for (VertexIndex i = 0; i < n; ++i) ++start_[(cell_[i] = cell_of(i)) + 1];
+    for (std::size_t c = 0; c < total; ++c) start_[c + 1] += start_[c];
+    order_.resize(n);
+    std::vector<std::size_t> fill(start_.begin(), start_.end() - 1);
+    for (VertexIndex i = 0; i < n; ++i) order_[fill[cell_[i]]++] = i;
+  }
+
+  // Calls f(j) for every point in the cells around point i (i itself included).
+  template <class F>
+  void for_each_nearby(VertexIndex i, F&& f) const {
+    std::size_t coord[3] = {0, 0, 0};
+    std::size_t rest = cell_[i];
+    for (int k = axes_ - 1; k >= 0; --k) coord[k] = rest % count_[k], rest /= count_[k];
+    visit(0, coord, 0, f);
+  }
+
+ private:
+  std::size_t cell_of(VertexIndex i) const {
+    std::size_t key = 0;
+    for (int k = 0; k < axes_; ++k) {
+      double q = (x_[i * dim_ + k] - lo_[k]) / width_[k];
+      if (!(q >= 0)) q = 0;  // also catches NaN from overflowing extents
+      key = key * count_[k] + std::min(count_[k] - 1, std::size_t(std::min(q, double(count_[k] - 1))));
+    }
+    return key;
+  }
+  template <class F>
+  void visit(int k, const std::size_t* coord, std::size_t key, F& f) const {
+    if (k >= axes_ || k >= 3) {
+      for (std::size_t p = start_[key]; p < start_[key + 1]; ++p) f(order_[p]);
+      return;
+    }
+    const std::size_t lo = coord[k] == 0 ? 0 : coord[k] - 1, hi = std::min(count_[k] - 1, coord[k] + 1);
+    for (std::size_t c = lo; c <= hi; ++c) visit(k + 1, coord, key * count_[k] + c, f);
+  }
+
+  const double* x_;
+  std::size_t dim_;
+  int axes_ = 0;
+  double lo_[3] = {0, 0, 0}, width_[3] = {1, 1, 1};
+  std::size_t count_[3] = {1, 1, 1};
+  std::vector<std::size_t> start_, cell_;
+  std::vector<VertexIndex> order_;
+};
+
 // Rows [0, n) split into interleaved stripes so that triangular rows balance.
 template <class RowFn>
 void for_rows_parallel(VertexIndex n, int n_threads, RowFn&& fn) {
@@ -112,13 +186,21 @@ NeighbourGraph neighbourhood_graph(const double* points, VertexIndex n, std::siz
   const PointMetric dist(points, n, dim, metric);
   const int workers = std::max(1, std::min(n_threads, int(n / 64) + 1));
   std::vector<std::vector<NeighbourGraph::Edge>> parts(workers);
+  std::optional<CellGrid> grid;
+  if (metric != Metric::cosine && n > 64) grid.emplace(points, n, dim, double(threshold));
   for_rows_parallel(n, workers, [&](int t, VertexIndex first, VertexIndex step) {
     auto& out = parts[t];
     for (VertexIndex i = first; i < n; i += step) {
       if ((i & 255) == 0) check_cancel(cancel);
-      for (VertexIndex j = 0; j < i; ++j) {
+      auto consider = [&](VertexIndex j) {
+        if (j >= i) return;  // each pair once
         const Value v = dist(i, j);
         if (v <= threshold) out.push_back({i, j, v});
+      };
+      if (grid) {
+        grid->for_each_nearby(i, consider);
+      } else {
+        for (VertexIndex j = 0; j < i; ++j) consider(j);
       }
     }
   });

@@ -132,6 +132,19 @@ def test_point_cloud_metrics_match_ripser(metric, seed):
         assert_close_diagrams(ours, ref, tol=1e-5)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_neighbourhood_grid_finds_every_edge(metric, d):
+    # Large enough for the grid search under a threshold; compared with the
+    # complete distance matrix.
+    X = np.random.default_rng(d).random((400, d))
+    D = cdist(X, X, metric={"manhattan": "cityblock"}.get(metric, metric))
+    threshold = 0.15 if d < 5 else 0.5
+    ours = tda_core.rips_persistence(X, max_dim=1, threshold=threshold, metric=metric)
+    assert_close_diagrams(ours, ripser_dgms(D, 1, threshold, distance_matrix=True), tol=1e-6)
+    assert len(ours[0]) == len(ripser_dgms(D, 0, threshold, distance_matrix=True)[0])
+
+
 @pytest.mark.parametrize("coeff", [2, 3, 5, 7])
 def test_coefficients_matter_and_match(coeff):
     # A sample of the real projective plane: its H1 is Z/2 with Z/2 coefficients
