@@ -128,6 +128,8 @@ class Component:
     enabled: Callable[[Context], bool] = field(default=lambda ctx: True)
     timeout: float = 90.0  # seconds to become ready
     stop_grace: float = 5.0  # seconds between SIGTERM and SIGKILL
+    # Holds no cluster state: when only such components died, `up()` restarts just them.
+    restartable: bool = False
 
 
 # --- ports -------------------------------------------------------------------
@@ -368,14 +370,15 @@ COMPONENTS: list[Component] = [
     Component("kube-controller-manager", argv=_controller_manager, ready=_controllers_ready),
     Component("kube-scheduler", argv=_scheduler, ready=_healthz("scheduler")),
     Component("node-agent", argv=_node_agent, enabled=_node_agent_present, ready=_node_ready,
-              stop_grace=15.0),
+              stop_grace=15.0, restartable=True),
     Component("crds", setup=_install_crds, ready=_crds_installed),
     # S3-protocol store on loopback, then bucket `tda` + Secret `s3-creds` in `default`.
-    Component(objectstore.COMPONENT, argv=objectstore.argv, ready=objectstore.serving, timeout=60.0),
+    Component(objectstore.COMPONENT, argv=objectstore.argv, ready=objectstore.serving, timeout=60.0,
+              restartable=True),
     Component("object-store-bucket", setup=objectstore.setup_bucket, ready=objectstore.bucket_ready),
     # The TDA operator (kopf), watching all namespaces; TDA_DEV_OPERATOR=0 leaves it out.
     Component(tda_operator_local.COMPONENT, argv=tda_operator_local.argv, ready=tda_operator_local.ready,
-              enabled=tda_operator_local.enabled),
+              enabled=tda_operator_local.enabled, restartable=True),
 ]
 
 
@@ -591,6 +594,14 @@ def up() -> PlatformInfo:
             procs = ctx.state["processes"]
             health = _health(ctx)
             broken = [n for n, (_, ready) in health.items() if n in procs and not ready]
+            restartable = {c.name for c in COMPONENTS if c.restartable}
+            if broken and set(broken) <= restartable:
+                _say(f"restarting {', '.join(broken)} (not running or not ready)")
+                _terminate({n: procs.pop(n) for n in broken}, {c.name: c.stop_grace for c in COMPONENTS})
+                ctx.state["done"] = [n for n in ctx.state.get("done", []) if health[n][1]]
+                _save(ctx)
+                _start(ctx)
+                return _info(ctx)
             if broken:
                 _say(f"stale state in {state_dir} ({', '.join(broken)} not running or not ready): "
                      "stopping what is left and starting afresh")

@@ -58,7 +58,6 @@ class OperatorProcess:
         self.log_path = log_path
         self.metrics_port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self.owned = True  # False: the platform's service, not this session's to kill
 
     def start(self) -> None:
         env = dict(os.environ, KUBECONFIG=self.kubeconfig)
@@ -101,31 +100,51 @@ class OperatorProcess:
                 self.process.wait()
 
 
-def _platform_operator_port(platform) -> int | None:
-    """The metrics port of the operator `tda-dev up` runs as a platform service, if it runs."""
+def _platform_operator_state(platform) -> dict[str, int] | None:
+    """pid and metrics port of the operator `tda-dev up` runs as a platform service, if it runs."""
     if platform.state_dir is None:
         return None
     try:
         state = json.loads((Path(platform.state_dir) / "state.json").read_text())
-        os.kill(int(state["processes"]["tda-operator"]["pid"]), 0)
-        return int(state["ports"]["tda-operator"])
+        pid = int(state["processes"]["tda-operator"]["pid"])
+        os.kill(pid, 0)
+        return {"pid": pid, "port": int(state["ports"]["tda-operator"])}
     except (OSError, KeyError, ValueError, TypeError):
         return None
 
 
+class PlatformOperator(OperatorProcess):
+    """The platform's own operator: killed like a crash, brought back by `tda-dev up`."""
+
+    def __init__(self, platform, log_path: Path) -> None:
+        super().__init__(str(platform.kubeconfig), log_path)
+        self.platform = platform
+        state = _platform_operator_state(platform)
+        assert state is not None
+        self.metrics_port = state["port"]
+
+    def start(self) -> None:
+        from tda_dev import platform as local
+
+        local.up()  # restarts only what died
+        _wait("the operator's /healthz", self.healthy, timeout=60)
+
+    def kill(self) -> None:
+        state = _platform_operator_state(self.platform)
+        assert state is not None
+        os.killpg(state["pid"], signal.SIGKILL)
+        _wait("the operator to go away", lambda: not self.healthy(), timeout=10)
+
+    def stop(self) -> None:
+        """The platform owns it."""
+
+
 @pytest.fixture(scope="session")
 def operator(platform, tmp_path_factory) -> Iterator[OperatorProcess]:
-    """The operator under test: the platform's own service if it runs one, else a child process.
-
-    The kill test needs a process it may kill and restart; with the platform's operator it
-    is skipped (bring the platform up with TDA_DEV_OPERATOR=0 to run it).
-    """
+    """The operator under test: the platform's own service if it runs one, else a child process."""
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    port = _platform_operator_port(platform)
-    if port is not None:
-        service = OperatorProcess(str(platform.kubeconfig), log_path)
-        service.metrics_port, service.owned = port, False
-        yield service
+    if _platform_operator_state(platform) is not None:
+        yield PlatformOperator(platform, log_path)
         return
     proc = OperatorProcess(str(platform.kubeconfig), log_path)
     proc.start()
@@ -426,8 +445,6 @@ def test_operator_killed_mid_run_converges_without_duplicates(platform, operator
     for i in range(12):
         s3(f"clouds/c{i:02d}.npy", noisy_circle(20, seed=i))
     create(custom, namespace, "survivor", _datasets_spec(namespace, parallelism=2))
-    if not operator.owned:
-        pytest.skip("the operator is the platform's service; run with TDA_DEV_OPERATOR=0 to test a crash")
     first = _wait("the child Job", lambda: _job_or_none(batch, namespace, "survivor"))
     operator.kill()
     time.sleep(3)  # pods go on without the operator

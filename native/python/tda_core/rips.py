@@ -53,11 +53,12 @@ def _check_threshold(threshold: Any) -> float:
 def _check_coeff(coeff: Any) -> int:
     if isinstance(coeff, bool) or not isinstance(coeff, numbers.Integral):
         raise ValueError(f"coeff must be a prime integer, got {coeff!r}")
-    if coeff > 2**31 - 1:
-        raise ValueError(f"coeff must be a prime below 2**31, got {coeff}")
-    if not _is_prime(int(coeff)):
-        raise ValueError(f"coeff must be a prime (the field Z/p), got {coeff}")
-    return int(coeff)
+    p = int(coeff)
+    if p > 2**31 - 1:
+        raise ValueError(f"coeff must be a prime below 2**31, got {p}")
+    if not _is_prime(p):
+        raise ValueError(f"coeff must be a prime (the field Z/p), got {p}")
+    return p
 
 
 def _check_metric(metric: Any) -> str:
