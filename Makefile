@@ -67,7 +67,7 @@ crds: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check native/python operator api streaming dev tests bench
-	$(VENV)/bin/mypy native/python/tda_core operator/tda_operator api/tda_api streaming/tda_stream dev/tda_dev
+	$(VENV)/bin/mypy -p tda_core -p tda_operator -p tda_api -p tda_stream -p tda_dev
 
 bench: bench-core bench-operator
 
