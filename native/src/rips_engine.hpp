@@ -13,19 +13,23 @@
 //   combinatorial number system, only the reduction matrix V is stored;
 // * apparent pairs: sigma, tau with tau the earliest cofacet of sigma and
 //   sigma the latest facet of tau, at equal diameter, pair without any
-//   column operation; they are never stored but recognised when met;
+//   column operation. Both members are dropped while the columns are
+//   assembled (a test independent of the reduction, so threads share it);
+//   they are never stored, and recognised again when a reduction meets tau;
 // * emergent pairs: if the earliest cofacet of a column has the column's
 //   diameter and no owner yet, it is the pivot; no enumeration beyond it.
+// With several threads the reduction itself is the lock-free scheme of
+// Morozov & Nigmetov (see reduce_parallel); the pairs are the same.
 #pragma once
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <exception>
-#include <thread>
 #include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <vector>
 

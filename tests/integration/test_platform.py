@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import wait_for
 
 pytestmark = pytest.mark.integration
 
 IMAGE = "python:3.11-slim"
 NODE = "tda-local"
-
-
-def _wait(what: str, check: Callable[[], Any], timeout: float = 90.0, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 def _name(prefix: str) -> str:
@@ -53,7 +41,7 @@ def core(api_client):
 @pytest.fixture
 def namespace(namespace, core):
     """The shared fresh namespace, once its default ServiceAccount exists (pods need it)."""
-    _wait("the default ServiceAccount",
+    wait_for("the default ServiceAccount",
           lambda: any(sa.metadata.name == "default"
                       for sa in core.list_namespaced_service_account(namespace).items), timeout=30)
     return namespace
@@ -79,7 +67,7 @@ def _finished_pod(core, namespace: str, name: str, timeout: float = 90.0):
         pod = core.read_namespaced_pod(name, namespace)
         return pod if pod.status.phase in ("Succeeded", "Failed") else None
 
-    return _wait(f"pod {name} to finish", done, timeout)
+    return wait_for(f"pod {name} to finish", done, timeout)
 
 
 def _terminated(pod):
@@ -108,7 +96,7 @@ def test_node_is_registered_ready_with_the_machine_capacity(platform, core, api_
 
     leases = client.CoordinationV1Api(api_client)
     first = leases.read_namespaced_lease(NODE, "kube-node-lease").spec.renew_time
-    renewed = _wait("the node lease to be renewed",
+    renewed = wait_for("the node lease to be renewed",
                     lambda: leases.read_namespaced_lease(NODE, "kube-node-lease").spec.renew_time != first,
                     timeout=30)
     assert renewed
@@ -132,7 +120,7 @@ def test_plain_job_completes_on_the_local_node(platform, namespace, core, batch)
         assert conditions.get("Failed") != "True", f"job failed: {status}"
         return conditions.get("Complete") == "True" and status
 
-    status = _wait("the Job to complete", complete, timeout=120)
+    status = wait_for("the Job to complete", complete, timeout=120)
     assert status.succeeded == 1
     pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
     assert [p.status.phase for p in pods] == ["Succeeded"]
@@ -150,7 +138,7 @@ def test_indexed_job_pods_get_their_completion_index(platform, namespace, core, 
         "spec": {"completions": 3, "parallelism": 3, "completionMode": "Indexed", "backoffLimit": 0,
                  "template": {"spec": {"restartPolicy": "Never", "containers": [
                      {"name": "work", "image": IMAGE, "command": ["python3", "-c", script]}]}}}})
-    _wait("the indexed Job to complete",
+    wait_for("the indexed Job to complete",
           lambda: (batch.read_namespaced_job_status(name, namespace).status.succeeded or 0) == 3, timeout=120)
     pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
     assert sorted(_terminated(p).message for p in pods) == ["0", "1", "2"]
@@ -178,7 +166,7 @@ def test_deleting_an_owner_collects_what_it_owns(namespace, core):
             return e.status == 404
         return False
 
-    _wait("the garbage collector to delete the owned ConfigMap", collected, timeout=60)
+    wait_for("the garbage collector to delete the owned ConfigMap", collected, timeout=60)
 
 
 # --- RBAC with the pod's own service account -----------------------------------------
@@ -336,7 +324,7 @@ def test_deleting_a_running_pod_stops_it(platform, namespace, core):
     name = _name("sleeper")
     script = f"import time; time.sleep(600)  # {name}"
     core.create_namespaced_pod(namespace, _pod(name, script))
-    _wait("the pod to run", lambda: core.read_namespaced_pod(name, namespace).status.phase == "Running")
+    wait_for("the pod to run", lambda: core.read_namespaced_pod(name, namespace).status.phase == "Running")
     core.delete_namespaced_pod(name, namespace, grace_period_seconds=3)
 
     def gone():
@@ -346,7 +334,7 @@ def test_deleting_a_running_pod_stops_it(platform, namespace, core):
             return e.status == 404
         return False
 
-    _wait("the pod to be deleted", gone, timeout=30)
+    wait_for("the pod to be deleted", gone, timeout=30)
     if not getattr(platform, "external", False):
         assert not _processes_mentioning(name), "the pod's process outlived the pod"
 
@@ -397,6 +385,6 @@ def test_readiness_follows_the_probe(namespace, core):
         running = pod.status.phase == "Running" and pod.status.container_statuses[0].state.running
         return (conditions.get("Ready") == "True") if running else None
 
-    _wait("the pod to run", lambda: ready() is not None)
+    wait_for("the pod to run", lambda: ready() is not None)
     assert ready() is False, "ready before its probe could pass"
-    _wait("the readiness probe to pass", ready, timeout=60)
+    wait_for("the readiness probe to pass", ready, timeout=60)

@@ -18,12 +18,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +32,6 @@ GROUP, VERSION, PLURAL = "tda.io", "v1alpha1", "tdajobs"
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _wait(what: str, check: Callable[[], Any], timeout: float = 120.0, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 def _free_port() -> int:
@@ -67,7 +57,7 @@ class OperatorProcess:
              "--metrics-port", str(self.metrics_port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        _wait("the operator's /healthz", self.healthy, timeout=30)
+        wait_for("the operator's /healthz", self.healthy, timeout=30)
 
     def healthy(self) -> bool:
         import urllib.request
@@ -127,13 +117,13 @@ class PlatformOperator(OperatorProcess):
         from tda_dev import platform as local
 
         local.up()  # restarts only what died
-        _wait("the operator's /healthz", self.healthy, timeout=60)
+        wait_for("the operator's /healthz", self.healthy, timeout=60)
 
     def kill(self) -> None:
         state = _platform_operator_state(self.platform)
         assert state is not None
         os.killpg(state["pid"], signal.SIGKILL)
-        _wait("the operator to go away", lambda: not self.healthy(), timeout=10)
+        wait_for("the operator to go away", lambda: not self.healthy(), timeout=10)
 
     def stop(self) -> None:
         """The platform owns it."""
@@ -198,7 +188,7 @@ def wait_phase(custom, namespace: str, name: str, phases: set[str], timeout: flo
         return obj if (obj.get("status") or {}).get("phase") in phases else None
 
     try:
-        return _wait(f"TDAJob {name} in {phases}", reached, timeout)
+        return wait_for(f"TDAJob {name} in {phases}", reached, timeout)
     except pytest.fail.Exception:
         print(json.dumps(get(custom, namespace, name).get("status"), indent=1))
         raise
@@ -302,7 +292,7 @@ def test_inline_job_succeeds_with_ripsers_summary(platform, operator, custom, co
 
 def test_delete_cascades_to_children(platform, operator, custom, batch, core, namespace):
     create(custom, namespace, "doomed", {**VALID, "suspend": True})
-    _wait("the child Job", lambda: batch.list_namespaced_job(namespace, label_selector="tda.io/tdajob=doomed").items)
+    wait_for("the child Job", lambda: batch.list_namespaced_job(namespace, label_selector="tda.io/tdajob=doomed").items)
     assert core.read_namespaced_config_map("doomed-spec", namespace)
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "doomed")
 
@@ -311,7 +301,7 @@ def test_delete_cascades_to_children(platform, operator, custom, batch, core, na
         maps = core.list_namespaced_config_map(namespace, label_selector="tda.io/tdajob=doomed").items
         return not jobs and not maps
 
-    _wait("the garbage collector to delete the Job and ConfigMaps", children_gone)
+    wait_for("the garbage collector to delete the Job and ConfigMaps", children_gone)
 
 
 def test_suspend_and_resume(platform, operator, custom, batch, core, namespace):
@@ -359,11 +349,11 @@ def test_deadline_exceeded(platform, operator, custom, namespace):
 
 def test_deleted_or_edited_child_job_is_restored(platform, operator, custom, batch, namespace):
     create(custom, namespace, "kept", {**VALID, "suspend": True, "parallelism": 1})
-    first = _wait("the child Job", lambda: _job_or_none(batch, namespace, "kept"))
+    first = wait_for("the child Job", lambda: _job_or_none(batch, namespace, "kept"))
     batch.patch_namespaced_job("kept", namespace, {"spec": {"parallelism": 0}})
-    _wait("parallelism restored", lambda: batch.read_namespaced_job("kept", namespace).spec.parallelism == 1)
+    wait_for("parallelism restored", lambda: batch.read_namespaced_job("kept", namespace).spec.parallelism == 1)
     batch.delete_namespaced_job("kept", namespace, propagation_policy="Background")
-    again = _wait(
+    again = wait_for(
         "the Job re-created",
         lambda: (j := _job_or_none(batch, namespace, "kept")) is not None and j.metadata.uid != first.metadata.uid,
     )
@@ -417,7 +407,7 @@ def test_fifty_datasets_from_s3_with_parallelism_4(platform, operator, custom, b
     for i in range(50):
         s3(f"clouds/c{i:03d}.npy", noisy_circle(24, seed=i))
     create(custom, namespace, "many", _datasets_spec(namespace, parallelism=4))
-    job = _wait("the child Job", lambda: _job_or_none(batch, namespace, "many"))
+    job = wait_for("the child Job", lambda: _job_or_none(batch, namespace, "many"))
     assert job.spec.completions == 50 and job.spec.parallelism == 4 and job.spec.completion_mode == "Indexed"
     status = wait_phase(custom, namespace, "many", {"Succeeded", "Failed"}, timeout=600)["status"]
     assert status["phase"] == "Succeeded", status
@@ -445,7 +435,7 @@ def test_operator_killed_mid_run_converges_without_duplicates(platform, operator
     for i in range(12):
         s3(f"clouds/c{i:02d}.npy", noisy_circle(20, seed=i))
     create(custom, namespace, "survivor", _datasets_spec(namespace, parallelism=2))
-    first = _wait("the child Job", lambda: _job_or_none(batch, namespace, "survivor"))
+    first = wait_for("the child Job", lambda: _job_or_none(batch, namespace, "survivor"))
     operator.kill()
     time.sleep(3)  # pods go on without the operator
     operator.start()
