@@ -1,4 +1,4 @@
-"""`make bench-core`: Vietoris–Rips persistence, tda_core against its peers.
+"""`make bench-core`: tda_core against its peers — Vietoris–Rips here, cubical and distances in bench_cubical.py.
 
 Each (case, library) runs in its own process through ``bench/harness.py``:
 libraries are imported first, only the computation is timed (median over
@@ -7,7 +7,7 @@ imports are reported. Peers: ripser.py, giotto-ph (1 and 2 threads), GUDHI.
 tda_core runs at 1 and 2 threads; the ratio column compares it with the best
 peer at the same thread count (time and peak RSS; < 1 means tda_core wins).
 
-Usage: python bench/bench_core.py [--quick] [--cases s3,torus2000] [--repeats N] [--budget S]
+Usage: python bench/bench_core.py [--suite all|rips|cubical] [--quick] [--cases s3,torus2000] [--repeats N] [--budget S]
 The last line of the output is one JSON object with every figure.
 """
 
@@ -177,7 +177,8 @@ def _best(results: dict[str, Result], labels: list[str], attr: str) -> float:
     return min(values) if values else math.nan
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """The Rips cases: prints their table, returns their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a reduced set of cases, one repeat")
     parser.add_argument("--cases", default="", help="comma-separated case names (prefix match)")
@@ -264,6 +265,24 @@ def main(argv: list[str] | None = None) -> int:
         "gudhi; 2 threads: giotto-ph); < 1 means tda_core is faster/leaner. wall and cpu are medians of the "
         "computation alone; cpu sums all threads and is the robust figure when the machine is shared."
     )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rips cases, then the cubical and distance cases of bench_cubical.py; one JSON line for all."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    suite = "all"
+    if "--suite" in argv:
+        at = argv.index("--suite")
+        suite = argv[at + 1]
+        del argv[at : at + 2]
+    report: dict[str, Any] = {}
+    if suite in ("all", "rips"):
+        report["rips"] = run(argv)
+    if suite in ("all", "cubical"):
+        import bench_cubical
+
+        report["cubical"] = bench_cubical.run(["--quick"] if "--quick" in argv else [])
     emit_json(report)
     return 0
 

@@ -167,7 +167,8 @@ CASES = [
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """The cubical and distance cases: prints their table, returns their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a reduced set of cases, fewer repeats")
     parser.add_argument("--cases", default="", help="comma-separated case names (prefix match)")
@@ -231,7 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("time/best, cpu/best, RSS/best: tda_core over the best peer of the case (< 1: tda_core is faster / "
           "smaller); cpu s is the median process CPU time, steadier than wall time on a busy machine.")
-    emit_json(report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    emit_json(run(argv))
     return 0
 
 
