@@ -524,6 +524,17 @@ class Engine {
     });
   }
 
+  // When the pivot tau is the apparent cofacet of a facet other than sigma, that facet's
+  // reduced column is its plain coboundary: eliminate tau with it. False if tau is not such.
+  bool eliminate_with_apparent_facet(const Entry& pivot, SimplexIndex sigma, Dimension dim,
+                                     WorkingColumn<kBinary>& coboundary, WorkingColumn<kBinary>& reduction) {
+    const auto facet = apparent_facet(pivot.diameter, shape_of(pivot.index, dim + 1));
+    if (!facet || facet->entry.index == sigma) return false;
+    const Coefficient factor = elimination_factor(pivot.coefficient, facet->entry.coefficient);
+    add_simplex(Entry{facet->entry.index, facet->entry.diameter, 1}, dim, factor, coboundary, reduction);
+    return true;
+  }
+
   void reduce(Dimension dim, const std::vector<Entry>& columns, PivotMap& pivots, Diagram& out) {
     WorkingColumn<kBinary> coboundary(field_), reduction(field_);
     ReductionMatrix v_matrix;
@@ -578,13 +589,7 @@ class Engine {
           for (const Entry& e : v_matrix.column(owner->column)) add_simplex(e, dim, factor, coboundary, reduction);
           continue;
         }
-        if (const auto facet = apparent_facet(pivot->diameter, shape_of(pivot->index, dim + 1));
-            facet && facet->entry.index != sigma.index) {
-          // the reduced column of an apparent pair is its plain coboundary
-          const Coefficient factor = elimination_factor(pivot->coefficient, facet->entry.coefficient);
-          add_simplex(Entry{facet->entry.index, facet->entry.diameter, 1}, dim, factor, coboundary, reduction);
-          continue;
-        }
+        if (eliminate_with_apparent_facet(*pivot, sigma.index, dim, coboundary, reduction)) continue;
         if (pivot->diameter > sigma.diameter) out.push_back({sigma.diameter, pivot->diameter});
         pivots.insert(pivot->index, std::uint32_t(j), pivot->coefficient);
         while (const auto e = reduction.pop_pivot()) v_matrix.append(*e);
@@ -741,12 +746,7 @@ class Engine {
         if (claim(*slot, owner, *pivot)) return k;  // k must be reduced further
         continue;
       }
-      if (const auto facet = apparent_facet(pivot->diameter, shape_of(pivot->index, dim + 1));
-          facet && facet->entry.index != sigma.index) {
-        const Coefficient factor = elimination_factor(pivot->coefficient, facet->entry.coefficient);
-        add_simplex(Entry{facet->entry.index, facet->entry.diameter, 1}, dim, factor, coboundary, reduction);
-        continue;
-      }
+      if (eliminate_with_apparent_facet(*pivot, sigma.index, dim, coboundary, reduction)) continue;
       publish(*pivot);
       if (claim(shared.pivots.find_or_claim(pivot->index), ConcurrentPivotMap::kUnowned, *pivot)) return std::nullopt;
     }
