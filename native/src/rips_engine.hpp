@@ -535,6 +535,35 @@ class Engine {
     return true;
   }
 
+  // A column sigma whose earliest cofacet tau has sigma's diameter needs no reduction when
+  // tau is unclaimed and either (apparent) sigma is tau's zero-pivot facet, or (emergent)
+  // no other column can own tau; the emergent pivot then carries tau's coefficient in delta(sigma).
+  struct Shortcut {
+    enum Kind { kNone, kEmergent, kApparent } kind = kNone;
+    Entry tau{};
+  };
+
+  template <class IsClaimed>
+  Shortcut find_shortcut(const Entry& sigma, const Shape& shape, Dimension dim, IsClaimed&& is_claimed) const {
+    Shortcut found;
+    for_each_common_neighbour(shape.v, dim, -1, sigma.diameter, [&](VertexIndex x, const Value* dx) {
+      Shape tau;
+      extend(shape, x, dx, tau);
+      const SimplexIndex tau_index = coder_.encode(tau.v, dim + 1);
+      if (is_claimed(tau_index)) return false;
+      const auto facet = zero_pivot_facet(sigma.diameter, tau);
+      if (facet && facet->entry.index == sigma.index) {
+        found.kind = Shortcut::kApparent;
+      } else if (!(facet && !has_equal_cofacet_above(facet->vertices, dim, facet->entry.diameter, facet->removed))) {
+        int below = 0;
+        while (below <= dim && shape.v[dim - below] < x) ++below;
+        found = {Shortcut::kEmergent, Entry{tau_index, sigma.diameter, field_.sign(below)}};
+      }
+      return false;
+    });
+    return found;
+  }
+
   void reduce(Dimension dim, const std::vector<Entry>& columns, PivotMap& pivots, Diagram& out) {
     WorkingColumn<kBinary> coboundary(field_), reduction(field_);
     ReductionMatrix v_matrix;
@@ -545,27 +574,11 @@ class Engine {
       if ((j & 1023) == 0) check_cancel();
       const Entry sigma{columns[j].index, columns[j].diameter, 1};
       const Shape shape = shape_of(sigma.index, dim);
-      // 0: full reduction needed; 1: emergent pair stored; 2: apparent pair (nothing to store)
-      int shortcut = 0;
-      // The earliest cofacet, if it has sigma's diameter, is the unreduced pivot.
-      for_each_common_neighbour(shape.v, dim, -1, sigma.diameter, [&](VertexIndex x, const Value* dx) {
-        Shape tau;
-        extend(shape, x, dx, tau);
-        const SimplexIndex tau_index = coder_.encode(tau.v, dim + 1);
-        if (pivots.contains(tau_index)) return false;
-        const auto facet = zero_pivot_facet(sigma.diameter, tau);
-        if (facet && facet->entry.index == sigma.index) {
-          shortcut = 2;
-        } else if (!(facet && !has_equal_cofacet_above(facet->vertices, dim, facet->entry.diameter, facet->removed))) {
-          // no other column can own tau: an emergent pair
-          int below = 0;
-          while (below <= dim && shape.v[dim - below] < x) ++below;
-          pivots.insert(tau_index, std::uint32_t(j), field_.sign(below));
-          shortcut = 1;
-        }
-        return false;
-      });
-      if (shortcut) {
+      const Shortcut shortcut =
+          find_shortcut(sigma, shape, dim, [&](SimplexIndex tau) { return pivots.contains(tau); });
+      if (shortcut.kind == Shortcut::kEmergent)
+        pivots.insert(shortcut.tau.index, std::uint32_t(j), shortcut.tau.coefficient);
+      if (shortcut.kind != Shortcut::kNone) {
         v_matrix.close_column();
         continue;
       }
@@ -689,28 +702,13 @@ class Engine {
     reduction.clear();
     cofacets.clear();
     if (!resume) {
-      int shortcut = 0;
-      Entry tau_entry{};
-      for_each_common_neighbour(shape.v, dim, -1, sigma.diameter, [&](VertexIndex x, const Value* dx) {
-        Shape tau;
-        extend(shape, x, dx, tau);
-        const SimplexIndex tau_index = coder_.encode(tau.v, dim + 1);
-        if (shared.pivots.owner(tau_index) != ConcurrentPivotMap::kUnowned) return false;
-        const auto facet = zero_pivot_facet(sigma.diameter, tau);
-        if (facet && facet->entry.index == sigma.index) {
-          shortcut = 2;
-        } else if (!(facet && !has_equal_cofacet_above(facet->vertices, dim, facet->entry.diameter, facet->removed))) {
-          int below = 0;
-          while (below <= dim && shape.v[dim - below] < x) ++below;
-          tau_entry = {tau_index, sigma.diameter, field_.sign(below)};
-          shortcut = 1;
-        }
-        return false;
+      const Shortcut shortcut = find_shortcut(sigma, shape, dim, [&](SimplexIndex tau) {
+        return shared.pivots.owner(tau) != ConcurrentPivotMap::kUnowned;
       });
-      if (shortcut == 2) return std::nullopt;
-      if (shortcut == 1) {
-        publish(tau_entry);
-        if (claim(shared.pivots.find_or_claim(tau_entry.index), ConcurrentPivotMap::kUnowned, tau_entry))
+      if (shortcut.kind == Shortcut::kApparent) return std::nullopt;
+      if (shortcut.kind == Shortcut::kEmergent) {
+        publish(shortcut.tau);
+        if (claim(shared.pivots.find_or_claim(shortcut.tau.index), ConcurrentPivotMap::kUnowned, shortcut.tau))
           return std::nullopt;
       }
     } else {
