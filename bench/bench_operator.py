@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,13 +26,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tda_dev.net import free_port
+
 POINTS = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.5]]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _say(message: str) -> None:
@@ -201,7 +196,7 @@ def _measure(api: Any, info: Any, args: argparse.Namespace) -> dict[str, Any]:
     raw_seconds = run_raw(api, args.n, args.threads, args.timeout)
     _say(f"raw: {raw_seconds:.1f}s")
 
-    port = _free_port()
+    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench-operator-", suffix=".log", delete=False)  # noqa: SIM115
     operator = subprocess.Popen(
         [sys.executable, "-m", "tda_operator.cli", "run", "--all-namespaces", "--metrics-port", str(port)],
@@ -238,7 +233,7 @@ def _measure(api: Any, info: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 def _measure_rss_only(api: Any, info: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Only the operator's peak RSS while it takes on N suspended TDAJobs at once."""
-    port = _free_port()
+    port = free_port()
     operator = subprocess.Popen(
         [sys.executable, "-m", "tda_operator.cli", "run", "--all-namespaces", "--metrics-port", str(port)],
         env=dict(os.environ, KUBECONFIG=str(info.kubeconfig)), stdout=subprocess.DEVNULL,

@@ -58,9 +58,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlparse
 
+from .net import LOOPBACK
+
 log = logging.getLogger("tda-node-agent")
 
-LOOPBACK = "127.0.0.1"
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_SECONDS = 40
 HEARTBEAT_SECONDS = 10.0

@@ -18,7 +18,6 @@ import contextlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,11 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths
+from .net import LOOPBACK, free_port
 
 if TYPE_CHECKING:
     from .platform import Context
 
-LOOPBACK = "127.0.0.1"
 BUCKET = "tda"
 SECRET_NAME = "s3-creds"
 REGION = "us-east-1"
@@ -63,16 +62,10 @@ def is_serving(url: str) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def running_server(port: int | None = None, log: Path | None = None, timeout: float = 30.0) -> Iterator[str]:
     """A moto server for the duration of the block (tests); yields its endpoint URL."""
-    port = port or _free_port()
+    port = port or free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 -- closed below
     proc = subprocess.Popen(server_argv(port), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     url = endpoint(port)

@@ -36,11 +36,11 @@ from tda_operator import local as tda_operator_local
 
 from . import node_agent, objectstore, paths
 from .binaries import ensure_binaries
+from .net import LOOPBACK, free_port
 from .pki import Pki, ensure_pki
 
 NODE_NAME = "tda-local"
 SERVICE_CIDR = "10.96.0.0/16"
-LOOPBACK = "127.0.0.1"
 
 
 class PlatformError(RuntimeError):
@@ -93,7 +93,7 @@ class Context:
         ports = self.state.setdefault("ports", {})
         if name not in ports:
             fixed = os.environ.get(f"TDA_{name.upper().replace('-', '_')}_PORT")
-            ports[name] = _check_port(int(fixed), name) if fixed else _free_port()
+            ports[name] = _check_port(int(fixed), name) if fixed else free_port()
         return int(ports[name])
 
     def api_get(self, path: str, timeout: float = 5.0) -> Any:
@@ -133,12 +133,6 @@ class Component:
 
 
 # --- ports -------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
 
 
 def _check_port(port: int, name: str) -> int:

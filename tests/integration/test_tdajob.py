@@ -12,7 +12,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 from support import wait_for
+from tda_dev.net import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -34,19 +34,13 @@ GROUP, VERSION, PLURAL = "tda.io", "v1alpha1", "tdajobs"
 # ------------------------------------------------------------------------------ helpers
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class OperatorProcess:
     """`tda-operator run` as a child process that a test may kill and restart."""
 
     def __init__(self, kubeconfig: str, log_path: Path) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
-        self.metrics_port = _free_port()
+        self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
