@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tda_operator.models import GROUP, VERSION
 
 from . import paths
 
-GROUP, VERSION, PLURAL = "tda.io", "v1alpha1", "tdajobs"
+PLURAL = "tdajobs"
 EXAMPLE = paths.REPO_ROOT / "examples" / "torus.yaml"
 RESULT_JSON_KEY = "results.json.gz"
 
