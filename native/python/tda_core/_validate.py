@@ -38,3 +38,8 @@ def integer(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def is_prime(p: int) -> bool:
+    """Whether p is a prime (the coefficient fields Z/p need one)."""
+    return p >= 2 and all(p % d for d in range(2, math.isqrt(p) + 1))

@@ -32,6 +32,7 @@ from tda_operator import contract as C
 
 from . import io as tio
 from . import results as tres
+from ._validate import is_prime
 
 log = logging.getLogger("tda-compute")
 
@@ -73,7 +74,7 @@ class Computation:
                 raise tio.InvalidInput(f"computation.threshold must be a positive number, not {threshold!r}")
             threshold = float(threshold)
         coeff = comp.get("coefficient", 2)
-        if not isinstance(coeff, int) or isinstance(coeff, bool) or not _is_prime(coeff):
+        if not isinstance(coeff, int) or isinstance(coeff, bool) or not is_prime(coeff):
             raise tio.InvalidInput(f"computation.coefficient must be a prime (2, 3, 5, ...), not {coeff!r}")
         features = tuple(comp.get("features") or ("diagrams",))
         unknown = [f for f in features if f not in tres.FEATURES]
@@ -82,10 +83,6 @@ class Computation:
                 f"computation.features: unknown {', '.join(map(repr, unknown))}; known: {', '.join(tres.FEATURES)}"
             )
         return cls(complex_, max_dim, threshold, coeff, comp.get("metric") or "euclidean", features, n_threads)
-
-
-def _is_prime(n: int) -> bool:
-    return n >= 2 and all(n % p for p in range(2, int(n**0.5) + 1))
 
 
 def default_threads() -> int:

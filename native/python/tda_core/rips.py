@@ -18,17 +18,12 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._validate import is_prime
 
 __all__ = ["rips_persistence", "estimate_rips", "METRICS"]
 
 METRICS = ("euclidean", "manhattan", "chebyshev", "cosine")
 _METRIC_ALIASES = {"cityblock": "manhattan", "l1": "manhattan", "precomputed": "precomputed"}
-
-
-def _is_prime(p: int) -> bool:
-    if p < 2:
-        return False
-    return all(p % d for d in range(2, math.isqrt(p) + 1))
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -56,7 +51,7 @@ def _check_coeff(coeff: Any) -> int:
     p = int(coeff)
     if p > 2**31 - 1:
         raise ValueError(f"coeff must be a prime below 2**31, got {p}")
-    if not _is_prime(p):
+    if not is_prime(p):
         raise ValueError(f"coeff must be a prime (the field Z/p), got {p}")
     return p
 
