@@ -348,6 +348,15 @@ class Condition(_Model):
     observedGeneration: int | None = Field(default=None, ge=0, description="Spec generation this reflects.")
 
 
+def conditions_field(description: str) -> Any:
+    """Conditions keyed by type, so server-side apply merges them one by one."""
+    return Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        description=description,
+    )
+
+
 class Progress(_Model):
     total: int = Field(default=0, ge=0, description="Datasets in the job.")
     succeeded: int = Field(default=0, ge=0, description="Datasets computed.")
@@ -380,11 +389,7 @@ class TDAJobStatus(_Model):
         description="Why the phase is what it is: InvalidInput, DeadlineExceeded, Infeasible, BackoffLimitExceeded, ...",
     )
     message: str | None = Field(default=None, description="Human-readable details of the reason.")
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-        description="Ready, Complete and Failed, each with observedGeneration.",
-    )
+    conditions: list[Condition] = conditions_field("Ready, Complete and Failed, each with observedGeneration.")
     progress: Progress | None = Field(default=None, description="Dataset counts.")
     summary: Summary | None = Field(default=None, description="Aggregate of the pods' summaries.")
     resultRef: ResultRef | None = Field(default=None, description="Where the full results are.")
@@ -494,11 +499,7 @@ class TDAStreamStatus(_Model):
     phase: StreamPhase | None = Field(default=None, description="Pending, Running, Failed or Suspended.")
     reason: str | None = Field(default=None, description="Why the phase is what it is.")
     message: str | None = Field(default=None, description="Human-readable details.")
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-        description="Ready and Failed, with observedGeneration.",
-    )
+    conditions: list[Condition] = conditions_field("Ready and Failed, with observedGeneration.")
     flinkDeploymentName: str | None = Field(default=None, description="The child FlinkDeployment.")
     windowsProcessed: int | None = Field(default=None, ge=0, description="Windows computed so far.")
     observedGeneration: int | None = Field(default=None, ge=0, description="Spec generation the status reflects.")
