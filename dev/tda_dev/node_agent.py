@@ -58,7 +58,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlparse
 
-from .net import LOOPBACK
+# Also run as a plain script (the in-namespace exec helper, `python -I node_agent.py`),
+# so this module imports nothing from its package.
+LOOPBACK = "127.0.0.1"
 
 log = logging.getLogger("tda-node-agent")
 
