@@ -66,8 +66,8 @@ crds: $(INSTALLED)
 	$(PY) -m tda_operator.crd
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check native/python operator api streaming dev tests bench
-	$(VENV)/bin/mypy -p tda_core -p tda_operator -p tda_api -p tda_stream -p tda_dev
+	$(VENV)/bin/ruff check native/python contract worker operator api streaming dev tests bench
+	$(VENV)/bin/mypy -p tda_core -p tda_contract -p tda_worker -p tda_operator -p tda_api -p tda_stream -p tda_dev
 
 bench: bench-core bench-operator
 

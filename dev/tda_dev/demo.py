@@ -102,7 +102,7 @@ def follow(custom, namespace: str, name: str, timeout: float) -> dict[str, Any]:
 
 def result_documents(core, namespace: str, name: str, status: dict[str, Any]) -> list[dict[str, Any]]:
     """Per-dataset result documents from the TDAJob's result ConfigMaps."""
-    from tda_core import results as tres
+    from tda_worker import results as tres
 
     ref = status.get("resultRef") or {}
     prefix = ref.get("namePrefix") or f"{name}-result-"
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     png = None
     docs = result_documents(core, args.namespace, name, obj["status"])
     if docs:
-        from tda_core import results as tres
+        from tda_worker import results as tres
 
         print_top_bars(docs[0])
         comp = manifest["spec"].get("computation") or {}

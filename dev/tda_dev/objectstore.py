@@ -150,14 +150,35 @@ def _core_api(kubeconfig: Path | str):
     return k8s.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
 
 
+def worker_secret_grant(namespace: str, secret: str = SECRET_NAME,
+                        service_account: str = "tda-worker") -> list[dict[str, Any]]:
+    """Role + RoleBinding letting the namespace's TDA workers read this one Secret (what an admin grants)."""
+    meta = {"name": f"tda-worker-read-{secret}", "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "tda-dev"}}
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+         "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret], "verbs": ["get"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": meta["name"]},
+         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]},
+    ]
+
+
 def apply_credentials_secret(kubeconfig: Path | str, namespace: str, url: str | None = None,
-                             name: str = SECRET_NAME) -> None:
-    """Server-side apply Secret `name` with the store's credentials in `namespace`."""
+                             name: str = SECRET_NAME, grant_worker: bool = True) -> None:
+    """Server-side apply Secret `name` with the store's credentials in `namespace`, readable by its workers."""
+    from kubernetes import client as k8s
+    from kubernetes import config
+
     url = url or endpoint_url()
-    _core_api(kubeconfig).patch_namespaced_secret(
-        name, namespace, credentials_secret(url, namespace, name),
-        field_manager="tda-dev", force=True, _content_type="application/apply-patch+yaml",
-    )
+    api = config.new_client_from_config(str(kubeconfig))
+    apply: dict[str, Any] = {"field_manager": "tda-dev", "force": True, "_content_type": "application/apply-patch+yaml"}
+    k8s.CoreV1Api(api).patch_namespaced_secret(name, namespace, credentials_secret(url, namespace, name), **apply)
+    if grant_worker:
+        role, binding = worker_secret_grant(namespace, name)
+        rbac = k8s.RbacAuthorizationV1Api(api)
+        rbac.patch_namespaced_role(role["metadata"]["name"], namespace, role, **apply)
+        rbac.patch_namespaced_role_binding(binding["metadata"]["name"], namespace, binding, **apply)
 
 
 def secret_exists(kubeconfig: Path | str, namespace: str = "default", name: str = SECRET_NAME) -> bool:

@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tda_operator import local as tda_operator_local
 
-from . import node_agent, objectstore, paths
+from . import node_agent, objectstore, operator_service, paths
 from .binaries import ensure_binaries
 from .net import LOOPBACK, free_port
 from .pki import Pki, ensure_pki
@@ -234,8 +233,28 @@ def _etcd(ctx: Context) -> list[str]:
     ]
 
 
+#: Who did what, for the operator's own requests and for every Secret access: the
+#: confused-deputy tests and the operator benchmark read it.
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    users: ["system:serviceaccount:tda-system:tda-operator"]
+  - level: Metadata
+    resources: [{group: "", resources: ["secrets"]}]
+  - level: None
+"""
+
+
+def audit_log(ctx: Context) -> Path:
+    return ctx.path("logs", "audit.log")
+
+
 def _apiserver_setup(ctx: Context) -> None:
     ensure_pki(ctx.pki.dir)
+    ctx.path("audit-policy.yaml").write_text(AUDIT_POLICY)
+    audit_log(ctx).parent.mkdir(parents=True, exist_ok=True)
     _write_kubeconfig(ctx, ctx.kubeconfig, "admin", "tda-admin")
     _write_kubeconfig(ctx, _component_kubeconfig(ctx, "controller-manager"), "controller-manager",
                       "system:kube-controller-manager")
@@ -263,6 +282,10 @@ def _apiserver(ctx: Context) -> list[str]:
         f"--service-account-signing-key-file={pki.sa_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true",
+        f"--audit-policy-file={ctx.path('audit-policy.yaml')}",
+        f"--audit-log-path={audit_log(ctx)}",
+        "--audit-log-maxsize=200",
+        "--audit-log-maxbackup=1",
         # The node's name resolves nowhere; its InternalIP is loopback.
         "--kubelet-preferred-address-types=InternalIP",
     ]
@@ -370,9 +393,11 @@ COMPONENTS: list[Component] = [
     Component(objectstore.COMPONENT, argv=objectstore.argv, ready=objectstore.serving, timeout=60.0,
               restartable=True),
     Component("object-store-bucket", setup=objectstore.setup_bucket, ready=objectstore.bucket_ready),
-    # The TDA operator (kopf), watching all namespaces; TDA_DEV_OPERATOR=0 leaves it out.
-    Component(tda_operator_local.COMPONENT, argv=tda_operator_local.argv, ready=tda_operator_local.ready,
-              enabled=tda_operator_local.enabled, restartable=True),
+    # The TDA operator (kopf) under its own ServiceAccount, watching all namespaces, and the
+    # admission policy for its workers; TDA_DEV_OPERATOR=0 leaves the operator out.
+    Component("tda-operator-identity", setup=operator_service.install, ready=operator_service.installed),
+    Component(operator_service.COMPONENT, argv=operator_service.argv, env=operator_service.env,
+              ready=operator_service.ready, enabled=operator_service.enabled, restartable=True),
 ]
 
 

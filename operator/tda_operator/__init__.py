@@ -3,12 +3,14 @@
 Modules, from the outside in:
 
 - ``cli``       ``tda-operator run`` / ``tda-operator crds``
-- ``handlers``  the kopf handlers (thin: parse, build, apply, report)
-- ``reconcile`` the steps they share; ``kube`` the one write path (server-side apply)
-- ``builders``  desired children of a TDAJob, pure; ``status`` its status, pure
+- ``handlers``  the kopf watches (server-side label selectors): fill the cache, queue the TDAJob
+- ``cache``     what the watches have seen, per TDAJob; ``workqueue`` one reconcile per key, retried
+- ``reconcile`` observe, decide, apply; ``kube`` the one write path (server-side apply), with timeouts
+- ``builders``  desired children of a TDAJob, pure; ``status`` its status from the run's records, pure
 - ``models``    TDAJob/TDAStream as pydantic models, the source of ``crd`` (the CRD YAML)
-- ``contract``  names, paths and exit codes shared with the ``tda-compute`` worker
-- ``settings``, ``metrics``, ``local`` (the operator as a ``tda-dev up`` service)
+- ``settings``, ``metrics``
+
+Names shared with the ``tda-compute`` worker live in the dependency-free ``tda_contract``.
 """
 
 from typing import Any
@@ -26,7 +28,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: worker pods import `tda_operator.contract` and should not pay for pydantic.
+    # Lazy: `tda-operator crds` and the tools importing a submodule need not load pydantic first.
     if name in __all__:
         from . import models
 

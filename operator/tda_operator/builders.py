@@ -7,26 +7,19 @@ alone, so re-applying after a restart updates rather than duplicates.
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import math
-from collections.abc import Iterable
 from typing import Any
 
-from . import contract
+import tda_contract as contract
+
 from .models import API_VERSION, TDAJob
 from .settings import FIELD_MANAGER, Settings
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 WORKER_CONTAINER = "worker"
-SPEC_VOLUME = "tda-spec"
+SCRATCH_VOLUME = "tda-scratch"
 DATA_VOLUME = "tda-data"
-#: A ConfigMap holds at most 1 MiB; keep room for metadata.
-MAX_SPEC_BYTES = 1_000_000
-
-
-class SpecTooLarge(ValueError):
-    """The dataset list does not fit in the spec ConfigMap."""
+OUTPUT_VOLUME = "tda-output"
 
 
 def labels(tdajob: TDAJob) -> dict[str, str]:
@@ -64,100 +57,28 @@ def _child_metadata(tdajob: TDAJob, name: str, extra_labels: dict[str, str] | No
 # ------------------------------------------------------------------------------ datasets
 
 
-def dataset_id_from_url(url: str) -> str:
-    """A stable, readable id: the last path component (or the host for a bare URL)."""
-    tail = url.rstrip("/").rsplit("/", 1)[-1]
-    return tail or url
+def dataset_count(tdajob: TDAJob) -> int | None:
+    """Datasets of the run when known up front (inline or one url); None for a prefix (the pods list it)."""
+    return None if tdajob.spec.input.datasets is not None else 1
 
 
-def needs_listing_by_operator(tdajob: TDAJob) -> bool:
-    """True for s3:// and https:// prefixes; file:// prefixes are listed by the pods."""
-    source = tdajob.spec.input.datasets
-    return source is not None and not source.urlPrefix.startswith("file://")
-
-
-def datasets_for(tdajob: TDAJob, listed_keys: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """The ``job.json`` dataset list.
-
-    ``listed_keys`` are object names relative to ``spec.input.datasets.urlPrefix`` (as
-    the operator found them); they are filtered by ``pattern``, sorted and capped by
-    ``limit`` here so the result only depends on what is stored.
-    """
-    source = tdajob.spec.input
-    if source.inline is not None:
-        return [{"id": contract.INLINE_DATASET_ID, "inline": {"points": source.inline.points}}]
-    if source.url is not None:
-        return [{"id": dataset_id_from_url(source.url), "url": source.url}]
-    assert source.datasets is not None
-    if not needs_listing_by_operator(tdajob):
-        return []
-    prefix = source.datasets.urlPrefix if source.datasets.urlPrefix.endswith("/") else source.datasets.urlPrefix + "/"
-    keys = sorted(k for k in set(listed_keys) if k and fnmatch.fnmatch(k, source.datasets.pattern))
-    if source.datasets.limit is not None:
-        keys = keys[: source.datasets.limit]
-    return [{"id": key, "url": prefix + key} for key in keys]
-
-
-def shard_count(tdajob: TDAJob, n_datasets: int, settings: Settings) -> int:
-    """Pods (Job indexes) of the job: spec.shards, else one per dataset up to the cap.
-
-    For pod-listed (file://) prefixes the number of datasets is unknown here: use
-    spec.shards or spec.parallelism.
-    """
+def shard_count(tdajob: TDAJob) -> int:
+    """Pods (Job indexes) of the run: spec.shards, else spec.parallelism for a prefix, else one."""
     if tdajob.spec.shards is not None:
-        wanted = tdajob.spec.shards
-    elif tdajob.spec.input.datasets is not None and not needs_listing_by_operator(tdajob):
-        wanted = tdajob.spec.parallelism
-    else:
-        wanted = min(n_datasets, settings.max_shards)
-    if needs_listing_by_operator(tdajob) or tdajob.spec.input.datasets is None:
-        wanted = min(wanted, n_datasets)  # an index without a dataset would be a wasted pod
-    return max(wanted, 1)
+        return tdajob.spec.shards if tdajob.spec.input.datasets is not None else 1
+    return tdajob.spec.parallelism if tdajob.spec.input.datasets is not None else 1
 
 
-def spec_document(tdajob: TDAJob, datasets: list[dict[str, Any]], shards: int) -> dict[str, Any]:
-    """``job.json`` as described in :mod:`tda_operator.contract`."""
-    spec = tdajob.spec
-    listing = None
-    if spec.input.datasets is not None and not needs_listing_by_operator(tdajob):
-        listing = {
-            "urlPrefix": spec.input.datasets.urlPrefix,
-            "pattern": spec.input.datasets.pattern,
-            "limit": spec.input.datasets.limit,
-        }
-    return {
-        "name": tdajob.metadata.name,
-        "namespace": tdajob.metadata.namespace,
-        "uid": tdajob.metadata.uid,
-        "computation": spec.computation.model_dump(mode="json"),
-        "input": {"format": spec.input.format, "credentialsSecret": spec.input.credentialsSecret},
-        "datasets": datasets,
-        "listing": listing,
-        "shards": shards,
-        "output": {"url": spec.output.url},
-    }
-
-
-def build_spec_config_map(tdajob: TDAJob, datasets: list[dict[str, Any]], shards: int) -> dict[str, Any]:
-    """ConfigMap ``<name>-spec`` with ``job.json``, mounted at /etc/tda in every pod."""
-    document = json.dumps(spec_document(tdajob, datasets, shards), separators=(",", ":"))
-    if len(document) > MAX_SPEC_BYTES:
-        raise SpecTooLarge(
-            f"{len(datasets)} datasets make a {len(document)}-byte job spec, over the {MAX_SPEC_BYTES}-byte "
-            "ConfigMap limit; narrow spec.input.datasets.pattern or set spec.input.datasets.limit"
-        )
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _child_metadata(tdajob, contract.spec_config_map_name(tdajob.metadata.name)),
-        "data": {contract.SPEC_FILE_KEY: document},
-    }
-
-
-def datasets_from_config_map(config_map: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """(datasets, shards) recorded in an existing spec ConfigMap."""
-    document = json.loads(config_map["data"][contract.SPEC_FILE_KEY])
-    return document["datasets"], int(document["shards"])
+def http_refusal(tdajob: TDAJob, settings: Settings) -> str | None:
+    """Why the spec names an http:// input this platform does not fetch, or None."""
+    if settings.allow_http:
+        return None
+    for field, url in (("spec.input.url", tdajob.spec.input.url),
+                       ("spec.input.datasets.urlPrefix",
+                        tdajob.spec.input.datasets.urlPrefix if tdajob.spec.input.datasets else None)):
+        if url and url.startswith("http://"):
+            return f"{field}: http:// is not allowed on this platform; use https://"
+    return None
 
 
 # ----------------------------------------------------------------------------- resources
@@ -206,58 +127,89 @@ def pod_failure_policy() -> dict[str, Any]:
     }
 
 
-def _worker_env(tdajob: TDAJob) -> list[dict[str, Any]]:
-    return [
-        {"name": contract.ENV_JOB_NAME, "value": tdajob.metadata.name},
-        {"name": contract.ENV_NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-    ]
+def _worker_env(tdajob: TDAJob, settings: Settings, shards: int) -> list[dict[str, Any]]:
+    """The run's identity and the platform's input limits; the pod reads the rest from the TDAJob."""
+    values = {
+        contract.ENV_TDAJOB_NAME: tdajob.metadata.name,
+        contract.ENV_TDAJOB_UID: tdajob.metadata.uid,
+        contract.ENV_SHARDS: str(shards),
+        contract.ENV_MAX_DOWNLOAD_BYTES: str(settings.max_download_bytes),
+        contract.ENV_ALLOW_HTTP: "true" if settings.allow_http else "false",
+        contract.ENV_MAX_REDIRECTS: str(settings.max_redirects),
+        "TDA_SERVICE_ACCOUNT": settings.worker_service_account,
+        "HOME": contract.SCRATCH_DIR,
+        "TMPDIR": contract.SCRATCH_DIR,
+    }
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in values.items()]
+    env.append({"name": contract.ENV_NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}})
+    return env
 
 
-def build_job(
-    tdajob: TDAJob, settings: Settings, n_shards: int, estimated_bytes: int | None = None
-) -> dict[str, Any]:
+#: What the `restricted` Pod Security Standard asks of every pod and container.
+POD_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "runAsGroup": 65532,
+    "fsGroup": 65532,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def _volumes(tdajob: TDAJob) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, mounts): scratch space, the input volume read-only, the output volume read-write."""
+    volumes: list[dict[str, Any]] = [{"name": SCRATCH_VOLUME, "emptyDir": {}}]
+    mounts: list[dict[str, Any]] = [{"name": SCRATCH_VOLUME, "mountPath": contract.SCRATCH_DIR}]
+    if tdajob.spec.input.volume is not None:
+        claim = {"claimName": tdajob.spec.input.volume.claimName, "readOnly": True}
+        volumes.append({"name": DATA_VOLUME, "persistentVolumeClaim": claim})
+        mounts.append({"name": DATA_VOLUME, "mountPath": contract.DATA_MOUNT_DIR, "readOnly": True})
+    if tdajob.spec.output.volume is not None:
+        volumes.append({"name": OUTPUT_VOLUME,
+                        "persistentVolumeClaim": {"claimName": tdajob.spec.output.volume.claimName}})
+        mounts.append({"name": OUTPUT_VOLUME, "mountPath": contract.OUTPUT_MOUNT_DIR})
+    return volumes, mounts
+
+
+def build_job(tdajob: TDAJob, settings: Settings, estimated_bytes: int | None = None) -> dict[str, Any]:
     """The Indexed Job that runs ``tda-compute`` over the TDAJob's shards.
 
-    ``ttlSecondsAfterFinished`` is deliberately not set on the Job: its pods hold the
-    termination messages the status is built from, so the operator deletes the Job
-    itself once the TDAJob's final status is recorded (see handlers).
+    Outcomes are recorded by the pods in ConfigMaps, so the Job may go with its own TTL.
     """
     spec = tdajob.spec
+    shards = shard_count(tdajob)
     queue = tdajob.metadata.labels.get(QUEUE_LABEL)
-    pod_labels = labels(tdajob)
-    volumes: list[dict[str, Any]] = [
-        {"name": SPEC_VOLUME, "configMap": {"name": contract.spec_config_map_name(tdajob.metadata.name)}}
-    ]
-    mounts: list[dict[str, Any]] = [{"name": SPEC_VOLUME, "mountPath": contract.SPEC_MOUNT_DIR, "readOnly": True}]
-    if spec.input.volume is not None:
-        volumes.append(
-            {"name": DATA_VOLUME, "persistentVolumeClaim": {"claimName": spec.input.volume.claimName, "readOnly": True}}
-        )
-        mounts.append({"name": DATA_VOLUME, "mountPath": contract.DATA_MOUNT_DIR, "readOnly": True})
+    volumes, mounts = _volumes(tdajob)
     container: dict[str, Any] = {
         "name": WORKER_CONTAINER,
         "image": settings.worker_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": list(contract.WORKER_COMMAND),
-        "env": _worker_env(tdajob),
+        "env": _worker_env(tdajob, settings, shards),
         "resources": resources_for(tdajob, estimated_bytes, settings),
         "volumeMounts": mounts,
+        "securityContext": CONTAINER_SECURITY_CONTEXT,
         "terminationMessagePath": contract.TERMINATION_MESSAGE_PATH,
-        "terminationMessagePolicy": "FallbackToLogsOnError",
+        # Never the log tail: a log is no place to take a status message from.
+        "terminationMessagePolicy": "File",
     }
-    if spec.input.credentialsSecret:
-        container["envFrom"] = [{"secretRef": {"name": spec.input.credentialsSecret}}]
     job_spec: dict[str, Any] = {
         "completionMode": "Indexed",
-        "completions": n_shards,
-        "parallelism": min(spec.parallelism, n_shards),
+        "completions": shards,
+        "parallelism": min(spec.parallelism, shards),
         "backoffLimitPerIndex": spec.backoffLimitPerDataset,
         "podFailurePolicy": pod_failure_policy(),
         "template": {
-            "metadata": {"labels": pod_labels},
+            "metadata": {"labels": labels(tdajob)},
             "spec": {
                 "restartPolicy": "Never",  # required by podFailurePolicy; retries are new pods
                 "serviceAccountName": settings.worker_service_account,
+                "securityContext": POD_SECURITY_CONTEXT,
                 "containers": [container],
                 "volumes": volumes,
             },
@@ -265,18 +217,17 @@ def build_job(
     }
     if spec.activeDeadlineSeconds is not None:
         job_spec["activeDeadlineSeconds"] = spec.activeDeadlineSeconds
+    if spec.ttlSecondsAfterFinished is not None:
+        job_spec["ttlSecondsAfterFinished"] = spec.ttlSecondsAfterFinished
     # Under Kueue the queue owns `suspend` (its webhook creates the Job suspended and admits
     # it later); we only assert it when the user pauses the TDAJob.
     if queue is None or spec.suspend:
         job_spec["suspend"] = spec.suspend
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": _child_metadata(
-            tdajob, contract.job_name(tdajob.metadata.name), {QUEUE_LABEL: queue} if queue else None
-        ),
-        "spec": job_spec,
-    }
+    metadata = _child_metadata(tdajob, contract.job_name(tdajob.metadata.name), {QUEUE_LABEL: queue} if queue else None)
+    count = dataset_count(tdajob)
+    if count is not None:
+        metadata["annotations"] = {contract.ANNOTATION_DATASETS: str(count)}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
 
 
 #: Job fields someone may edit on a live Job and the operator restores (the rest is immutable).
@@ -285,28 +236,29 @@ MUTABLE_JOB_FIELDS = ("parallelism", "suspend", "activeDeadlineSeconds")
 
 def job_drift(desired: dict[str, Any], live: dict[str, Any]) -> list[str]:
     """Names of the desired Job's mutable fields the live Job no longer matches."""
+    live_spec = live.get("spec") or {}
     drifted = [
         f"spec.{name}"
         for name in MUTABLE_JOB_FIELDS
-        if name in desired["spec"] and live.get("spec", {}).get(name) != desired["spec"][name]
+        if name in desired["spec"] and live_spec.get(name) != desired["spec"][name]
     ]
+    # A deadline the TDAJob no longer has must go (suspend may be a queue's, so it is left alone).
+    if "activeDeadlineSeconds" not in desired["spec"] and live_spec.get("activeDeadlineSeconds") is not None:
+        drifted.append("spec.activeDeadlineSeconds")
     live_labels = live.get("metadata", {}).get("labels") or {}
     if any(live_labels.get(k) != v for k, v in desired["metadata"]["labels"].items()):
         drifted.append("metadata.labels")
     return drifted
 
 
-def estimate_input_bytes(tdajob: TDAJob, estimate: Any) -> dict[str, Any] | None:
-    """The core's memory estimate for an inline point cloud (other inputs: unknown here).
+def estimate_input_bytes(tdajob: TDAJob, n_points: int, estimate: Any) -> dict[str, Any] | None:
+    """The core's memory estimate for an inline point cloud of ``n_points`` (other inputs: unknown here).
 
     ``estimate`` is ``tda_core.estimate_rips`` (passed in to keep this module pure).
     """
-    inline = tdajob.spec.input.inline
-    if inline is None or tdajob.spec.computation.complex != "rips" or estimate is None:
+    if tdajob.spec.input.inline is None or tdajob.spec.computation.complex != "rips" or estimate is None:
         return None
-    result: dict[str, Any] = estimate(
-        len(inline.points), tdajob.spec.computation.maxDimension, tdajob.spec.computation.threshold
-    )
+    result: dict[str, Any] = estimate(n_points, tdajob.spec.computation.maxDimension, tdajob.spec.computation.threshold)
     return result
 
 
@@ -316,9 +268,11 @@ def estimate_input_bytes(tdajob: TDAJob, estimate: Any) -> dict[str, Any] | None
 def build_worker_rbac(namespace: str, settings: Settings) -> list[dict[str, Any]]:
     """ServiceAccount, Role and RoleBinding the worker pods of a namespace run as.
 
-    The operator applies them in every namespace that has a TDAJob (they are shared by
-    all TDAJobs there, so they have no owner): the worker writes its result ConfigMaps,
-    owned by the TDAJob, and nothing else.
+    Shared by all TDAJobs of the namespace (so they have no owner). The worker reads its
+    TDAJob and creates its run's ConfigMaps -- no update, no delete; the platform's
+    admission policy (:func:`build_worker_admission_policy`) limits the names it may create
+    to its own TDAJob's. Secrets are not granted here: a namespace admin grants the worker
+    ``get`` on the Secrets TDAJobs may name.
     """
     name = settings.worker_service_account
     meta = {
@@ -333,10 +287,8 @@ def build_worker_rbac(namespace: str, settings: Settings) -> list[dict[str, Any]
             "kind": "Role",
             "metadata": meta,
             "rules": [
-                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "update", "patch"]},
-                # an ownerReference with blockOwnerDeletion needs update on the owner's finalizers
-                {"apiGroups": ["tda.io"], "resources": ["tdajobs"], "verbs": ["get"]},
-                {"apiGroups": ["tda.io"], "resources": ["tdajobs/finalizers"], "verbs": ["update"]},
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get"]},
+                {"apiGroups": [contract.GROUP], "resources": [contract.TDAJOB_PLURAL], "verbs": ["get"]},
             ],
         },
         {
@@ -345,5 +297,69 @@ def build_worker_rbac(namespace: str, settings: Settings) -> list[dict[str, Any]
             "metadata": meta,
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ]
+
+
+WORKER_POLICY_NAME = "tda-worker-configmaps"
+
+
+def build_worker_admission_policy(service_account: str = contract.WORKER_SERVICE_ACCOUNT) -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (and its binding): a worker pod creates only its own run's ConfigMaps.
+
+    The pod's bound token names the pod; a TDAJob's pods are ``<tdajob>-<index>-<suffix>``
+    (names are short enough never to be cut), so the policy derives the TDAJob from the pod
+    name and admits ``<tdajob>-result-<n>``, ``<tdajob>-manifest`` and its chunks only, with
+    the matching label. Installed once per cluster (the platform, the Helm chart).
+    """
+    pod = "request.userInfo.extra[?'authentication.kubernetes.io/pod-name'].orValue([''])[0]"
+    label = f"object.metadata.?labels[?'{contract.LABEL_TDAJOB}'].orValue('')"
+    rule = (
+        "variables.tdajob != '' && variables.label == variables.tdajob && ("
+        "object.metadata.name == variables.tdajob + '-manifest' || "
+        "(object.metadata.name.startsWith(variables.tdajob + '-manifest-') && "
+        "object.metadata.name.substring(size(variables.tdajob) + 10).matches('^[0-9a-f]{10}-[0-9]+$')) || "
+        "(object.metadata.name.startsWith(variables.tdajob + '-result-') && "
+        "object.metadata.name.substring(size(variables.tdajob) + 8).matches('^[0-9]+$')))"
+    )
+    meta = {"name": WORKER_POLICY_NAME, "labels": {"app.kubernetes.io/part-of": "tda-platform"}}
+    return [
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": meta,
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [{
+                    "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                    "resources": ["configmaps"],
+                }]},
+                "matchConditions": [{
+                    "name": "worker-service-account",
+                    "expression": f"request.userInfo.username == 'system:serviceaccount:' + request.namespace + "
+                                  f"':{service_account}'",
+                }],
+                "variables": [
+                    {"name": "pod", "expression": pod},
+                    # "<tdajob>-<index>-<suffix>" -> "<tdajob>"
+                    {"name": "stem", "expression": "variables.pod.size() > 6 ? "
+                                                   "variables.pod.substring(0, variables.pod.size() - 6) : ''"},
+                    {"name": "tdajob", "expression": "variables.stem.lastIndexOf('-') > 0 ? "
+                                                     "variables.stem.substring(0, variables.stem.lastIndexOf('-')) : ''"},
+                    {"name": "label", "expression": label},
+                ],
+                "validations": [
+                    {"expression": "request.operation == 'CREATE'", "reason": "Forbidden",
+                     "message": "a TDA worker pod may not change an existing ConfigMap"},
+                    {"expression": rule, "reason": "Forbidden",
+                     "message": "a TDA worker pod may only create the ConfigMaps of its own TDAJob's run"},
+                ],
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": meta,
+            "spec": {"policyName": WORKER_POLICY_NAME, "validationActions": ["Deny"]},
         },
     ]

@@ -1,28 +1,32 @@
-"""The operator's only access to the cluster: reads, and one write path (server-side apply)."""
+"""The operator's only access to the cluster: a few reads, and one write path (server-side apply).
+
+Every call has a timeout. The operator reads no Secrets and no user data: those are the
+worker pods' business, under their own ServiceAccount.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import json
 import os
 from typing import Any
-from urllib.parse import urlparse
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
+from tda_contract import API_VERSION, TDAJOB_KIND, TDAJOB_PLURAL
 
-from .models import GROUP, VERSION
 from .settings import FIELD_MANAGER
 
+#: (connect, read) seconds for every call.
+REQUEST_TIMEOUT = (5, 30)
+
 _PATHS = {
-    ("v1", "ConfigMap"): "/api/v1/namespaces/{namespace}/configmaps/{name}",
     ("batch/v1", "Job"): "/apis/batch/v1/namespaces/{namespace}/jobs/{name}",
     ("v1", "ServiceAccount"): "/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
     ("rbac.authorization.k8s.io/v1", "Role"): "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"):
         "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/{name}",
-    (f"{GROUP}/{VERSION}", "TDAJob"): f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/tdajobs/{{name}}",
+    (API_VERSION, TDAJOB_KIND): f"/apis/{API_VERSION}/namespaces/{{namespace}}/{TDAJOB_PLURAL}/{{name}}",
 }
 
 
@@ -55,7 +59,7 @@ def _call(method: str, path: str, body: Any = None, query: list[tuple[str, str]]
         body=body,
         auth_settings=["BearerToken"],
     )
-    response = client.call_api(*request)
+    response = client.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
     response.read()
     if not 200 <= response.status < 300:
         raise ApiException(http_resp=response)
@@ -74,11 +78,12 @@ def apply(obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
     return result
 
 
-def apply_status(tdajob_ref: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+def apply_status(namespace: str, name: str, resource_version: str, status: dict[str, Any]) -> dict[str, Any]:
+    """Write a TDAJob's status, only over the version it was computed from (409 otherwise)."""
     body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "TDAJob",
-        "metadata": {"name": tdajob_ref["name"], "namespace": tdajob_ref["namespace"]},
+        "apiVersion": API_VERSION,
+        "kind": TDAJOB_KIND,
+        "metadata": {"name": name, "namespace": namespace, "resourceVersion": resource_version},
         "status": status,
     }
     return apply(body, "/status")
@@ -96,74 +101,12 @@ def get(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any
         raise
 
 
-def delete_job(namespace: str, name: str, uid: str | None = None) -> None:
-    """Delete a Job and (in the background) its pods; a no-op when already gone."""
-    body: dict[str, Any] = {"propagationPolicy": "Background"}
-    if uid:
-        body["preconditions"] = {"uid": uid}
-    try:
-        _call("DELETE", _PATHS[("batch/v1", "Job")].format(namespace=namespace, name=name), body=body)
-    except ApiException as error:
-        if error.status not in (404, 409):
-            raise
-
-
-def job_pods(namespace: str, job_uid: str) -> list[dict[str, Any]]:
-    """Pods of this very Job (by uid: a re-created Job of the same name has other pods)."""
-    result = _call(
-        "GET",
-        f"/api/v1/namespaces/{namespace}/pods",
-        query=[("labelSelector", f"batch.kubernetes.io/controller-uid={job_uid}")],
-    )
+def job_creation_events(namespace: str, job_uid: str) -> list[dict[str, Any]]:
+    """The Job controller's FailedCreate Events of this Job (read only while no pod exists)."""
+    selector = f"involvedObject.uid={job_uid},reason=FailedCreate"
+    result = _call("GET", f"/api/v1/namespaces/{namespace}/events", query=[("fieldSelector", selector)])
     return list(result.get("items") or [])
 
 
-def secret_data(namespace: str, name: str) -> dict[str, str]:
-    import base64
-
-    try:
-        secret = _call("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
-    except ApiException as error:
-        if error.status == 404:
-            raise LookupError(f"spec.input.credentialsSecret: Secret {namespace}/{name} not found") from error
-        raise
-    return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-
-
-def list_object_keys(url_prefix: str, pattern: str, credentials: dict[str, str]) -> list[str]:
-    """Names (relative to the prefix) under an s3:// prefix or in an https:// index page."""
-    parsed = urlparse(url_prefix)
-    if parsed.scheme == "s3":
-        return _list_s3(parsed.netloc, parsed.path.lstrip("/"), credentials)
-    if parsed.scheme in ("http", "https"):
-        return _list_http_index(url_prefix, pattern)
-    raise ValueError(f"spec.input.datasets.urlPrefix: cannot list {parsed.scheme}:// prefixes")
-
-
-def _list_s3(bucket: str, prefix: str, credentials: dict[str, str]) -> list[str]:
-    import boto3
-
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    client = boto3.client(
-        "s3",
-        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
-        endpoint_url=credentials.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL"),
-        region_name=credentials.get("AWS_DEFAULT_REGION") or "us-east-1",
-    )
-    keys: list[str] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(item["Key"][len(prefix):] for item in page.get("Contents") or [])
-    return keys
-
-
-def _list_http_index(url_prefix: str, pattern: str) -> list[str]:
-    """Links of an index page (a web server's directory listing) that match the pattern."""
-    import re
-    import urllib.request
-
-    with urllib.request.urlopen(url_prefix, timeout=30) as response:  # noqa: S310 (user-chosen URL)
-        page = response.read(8 * 1024**2).decode(errors="replace")
-    links = {link for link in re.findall(r'href="([^"?#]+)"', page) if "/" not in link.rstrip("/")}
-    return sorted(link for link in links if fnmatch.fnmatch(link, pattern))
+def create_event(event: dict[str, Any]) -> None:
+    _call("POST", f"/api/v1/namespaces/{event['metadata']['namespace']}/events", body=event)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any
 
+import tda_contract
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from tda_contract import DATA_MOUNT_DIR, MAX_SHARDS, MAX_TDAJOB_NAME_LENGTH, OUTPUT_MOUNT_DIR
 
-GROUP = "tda.io"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+GROUP = tda_contract.GROUP
+VERSION = tda_contract.VERSION
+API_VERSION = tda_contract.API_VERSION
 
 # Caps that keep objects well inside etcd's 1.5 MiB and a ConfigMap's 1 MiB, and keep
 # the CEL cost estimate of `self == oldSelf` on spec.input within the API server budget.
@@ -26,6 +28,9 @@ MAX_NAME_LENGTH = 253
 
 URL_PATTERN = r"^(s3|https?|file)://.+"
 OUTPUT_URL_PATTERN = r"^(s3|file)://.+"
+#: file:// URLs name a path on the mounted volume: no '..', '.' or empty segment, no escapes.
+FILE_INPUT_PATTERN = rf"^file://{DATA_MOUNT_DIR}/"
+FILE_OUTPUT_PATTERN = rf"^file://{OUTPUT_MOUNT_DIR}/"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 PRIMES_BELOW_100 = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
 
@@ -88,7 +93,32 @@ class Feature(enum.StrEnum):
     entropy = "entropy"
 
 
+def _file_url_rule(field: str, path: str, root: str, volume: str) -> dict[str, Any]:
+    """CEL: a file:// URL in ``field`` (shown as ``path``) lies beneath ``root``, with no path tricks."""
+    value = f"self.{field}"
+    return cel(
+        f"!has({value}) || !{value}.startsWith('file://') || ({value}.startsWith('file://{root}/') && "
+        f"!{value}.contains('/../') && !{value}.endsWith('/..') && !{value}.contains('/./') && "
+        f"!{value}.substring(7).contains('//') && !{value}.contains('%') && !{value}.contains('\\\\'))",
+        f"{path}: a file:// URL must lie beneath file://{root}/ (where {volume} is mounted), with no "
+        "'..', '.', '//', '%' or backslash in the path",
+        f".{field}",
+    )
+
+
 class InlineData(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.points.all(p, size(p) == size(self.points[0]))",
+                    "spec.input.inline.points: every row must have the same number of coordinates",
+                    ".points",
+                )
+            ]
+        }
+    )
+
     points: list[Annotated[list[float], Field(min_length=1, max_length=MAX_INLINE_DIMENSION)]] = Field(
         min_length=1,
         max_length=MAX_INLINE_POINTS,
@@ -101,6 +131,10 @@ class InlineData(_Model):
 
 
 class DatasetsSource(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [_file_url_rule("urlPrefix", "spec.input.datasets.urlPrefix", DATA_MOUNT_DIR, "spec.input.volume")]}
+    )
+
     urlPrefix: str = Field(
         max_length=MAX_URL_LENGTH,
         pattern=URL_PATTERN,
@@ -119,7 +153,7 @@ class DatasetsSource(_Model):
         default=None,
         ge=1,
         le=1_000_000,
-        description="Take at most this many datasets (in name order); default all.",
+        description="Take at most this many datasets (in name order); default all (up to 1,000,000).",
     )
 
 
@@ -127,7 +161,7 @@ class VolumeSource(_Model):
     claimName: str = Field(
         max_length=MAX_NAME_LENGTH,
         pattern=DNS_SUBDOMAIN_PATTERN,
-        description="PersistentVolumeClaim mounted read-only at /data in every worker pod (for file:// inputs).",
+        description="PersistentVolumeClaim mounted in every worker pod (input: read-only at /data).",
     )
 
 
@@ -149,6 +183,7 @@ class TDAJobInput(_Model):
                     "spec.input.volume is required for a file:// urlPrefix (the PVC that holds the files)",
                     ".volume",
                 ),
+                _file_url_rule("url", "spec.input.url", DATA_MOUNT_DIR, "spec.input.volume"),
             ]
         }
     )
@@ -158,7 +193,10 @@ class TDAJobInput(_Model):
         default=None,
         max_length=MAX_URL_LENGTH,
         pattern=URL_PATTERN,
-        description="One dataset: s3://bucket/key, https://host/path or file:///data/path (on spec.input.volume).",
+        description=(
+            "One dataset: s3://bucket/key, https://host/path (http:// only where the platform allows it) or "
+            "file:///data/path (on spec.input.volume)."
+        ),
     )
     datasets: DatasetsSource | None = Field(
         default=None, description="Many datasets under one prefix; each gets its own result."
@@ -228,14 +266,32 @@ class Resources(_Model):
 
 
 class Output(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _file_url_rule("url", "spec.output.url", OUTPUT_MOUNT_DIR, "spec.output.volume"),
+                cel(
+                    "!(has(self.url) && self.url.startsWith('file://')) || has(self.volume)",
+                    "spec.output.volume is required for a file:// url (the PVC the results are written to)",
+                    ".volume",
+                ),
+            ]
+        }
+    )
+
     url: str | None = Field(
         default=None,
         max_length=MAX_URL_LENGTH,
         pattern=OUTPUT_URL_PATTERN,
         description=(
-            "Where full results go (s3://bucket/prefix/ or file:///data/prefix/). Default: ConfigMaps "
+            f"Where full results go: s3://bucket/prefix/ (with spec.input.credentialsSecret) or "
+            f"file://{OUTPUT_MOUNT_DIR}/prefix/ (on spec.output.volume). Default: the ConfigMaps "
             "<name>-result-<index> owned by the TDAJob (small results only)."
         ),
+    )
+    volume: VolumeSource | None = Field(
+        default=None,
+        description=f"PersistentVolumeClaim mounted read-write at {OUTPUT_MOUNT_DIR} (for file:// outputs).",
     )
 
 
@@ -274,10 +330,10 @@ class TDAJobSpec(_Model):
     shards: int | None = Field(
         default=None,
         ge=1,
-        le=100_000,
+        le=MAX_SHARDS,
         description=(
             "Number of pods (Job indexes) the datasets are split over; pod i takes datasets i, i+shards, ... "
-            "Default: one pod per dataset, up to the operator's shard cap."
+            "Default: spec.parallelism for datasets under a prefix, else one."
         ),
     )
     resources: Resources | None = Field(
@@ -305,7 +361,7 @@ class TDAJobSpec(_Model):
         default=None,
         ge=0,
         description=(
-            "Delete the child Job and its pods this long after the TDAJob finished. The TDAJob itself, its "
+            "Delete the child Job and its pods this long after it finished. The TDAJob itself, its "
             "status and its result ConfigMaps stay until the TDAJob is deleted."
         ),
     )
@@ -383,6 +439,19 @@ class ResultRef(_Model):
 
 
 class TDAJobStatus(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(oldSelf.phase) || !(oldSelf.phase in ['Succeeded', 'Failed']) || "
+                    "(has(self.phase) && self.phase == oldSelf.phase)",
+                    "status.phase: a finished TDAJob (Succeeded or Failed) keeps its phase",
+                    ".phase",
+                )
+            ]
+        }
+    )
+
     phase: Phase | None = Field(default=None, description="Pending, Running, Succeeded, Failed or Suspended.")
     reason: str | None = Field(
         default=None,
@@ -409,6 +478,16 @@ class ObjectMeta(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     creationTimestamp: str | None = None
+
+
+#: Rules on the whole object (CEL may read metadata.name there).
+TDAJOB_OBJECT_RULES = [
+    cel(
+        f"size(self.metadata.name) <= {MAX_TDAJOB_NAME_LENGTH}",
+        f"metadata.name: at most {MAX_TDAJOB_NAME_LENGTH} characters (the worker pods are named "
+        "<name>-<index>-<suffix> within 63); choose a shorter name",
+    )
+]
 
 
 class TDAJob(_Model):

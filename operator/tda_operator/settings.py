@@ -1,10 +1,10 @@
 """Operator settings, read from the environment.
 
 ``TDA_OPERATOR_WORKER_IMAGE``, ``_IMAGE_PULL_POLICY``, ``_WORKER_SERVICE_ACCOUNT``,
-``_INFEASIBLE_CAP_BYTES``, ``_MAX_SHARDS``, ``_DEFAULT_CPU_REQUEST``,
-``_DEFAULT_MEMORY_REQUEST``, ``_NAMESPACES`` (comma-separated; empty: all) and
-``_METRICS_PORT`` map onto :class:`Settings`. kopf's own tuning is in
-``handlers.configure``: ``TDA_OPERATOR_WORKERS`` (handler threads, default 16) and
+``_INFEASIBLE_CAP_BYTES``, ``_DEFAULT_CPU_REQUEST``, ``_DEFAULT_MEMORY_REQUEST``,
+``_MAX_DOWNLOAD_BYTES``, ``_ALLOW_HTTP``, ``_MAX_REDIRECTS``, ``_RESYNC_SECONDS``,
+``_NAMESPACES`` (comma-separated; empty: all) and ``_METRICS_PORT`` map onto :class:`Settings`.
+kopf's own tuning is in ``handlers``: ``TDA_OPERATOR_WORKERS`` (reconcile threads, default 4) and
 ``TDA_OPERATOR_PEERING`` (a ClusterKopfPeering name: run several replicas with one
 active; unset: standalone).
 """
@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-FIELD_MANAGER = "tda-operator"
+import tda_contract
+
+FIELD_MANAGER = tda_contract.FIELD_MANAGER_OPERATOR
 
 
 def _env_list(name: str) -> tuple[str, ...]:
@@ -26,12 +28,17 @@ class Settings:
     #: Image of the worker pods (the local node agent runs the command, not the image).
     worker_image: str = "ghcr.io/tda-platform/worker:0.1.0"
     image_pull_policy: str = "IfNotPresent"
-    #: Service account of the worker pods; it needs `create` on configmaps (results).
+    #: Service account of the worker pods (see builders.build_worker_rbac for its rights).
     worker_service_account: str = "tda-worker"
     #: TDAJobs whose estimated memory per dataset exceeds this fail with reason Infeasible.
     infeasible_cap_bytes: int = 8 * 1024**3
-    #: Most pods (Job indexes) one TDAJob gets by default; datasets beyond are shared.
-    max_shards: int = 1000
+    #: Largest dataset a worker downloads or reads (bytes).
+    max_download_bytes: int = 1024**3
+    #: Whether http:// dataset URLs are fetched at all (https:// always is).
+    allow_http: bool = False
+    max_redirects: int = 5
+    #: Every TDAJob is reconciled at least this often, events or not.
+    resync_seconds: float = 300.0
     #: Requests when nothing can be estimated (url/datasets inputs).
     default_cpu_request: str = "100m"
     default_memory_request: str = "256Mi"
@@ -50,7 +57,10 @@ class Settings:
             image_pull_policy=env("TDA_OPERATOR_IMAGE_PULL_POLICY", defaults.image_pull_policy),
             worker_service_account=env("TDA_OPERATOR_WORKER_SERVICE_ACCOUNT", defaults.worker_service_account),
             infeasible_cap_bytes=int(env("TDA_OPERATOR_INFEASIBLE_CAP_BYTES", defaults.infeasible_cap_bytes)),
-            max_shards=int(env("TDA_OPERATOR_MAX_SHARDS", defaults.max_shards)),
+            max_download_bytes=int(env("TDA_OPERATOR_MAX_DOWNLOAD_BYTES", defaults.max_download_bytes)),
+            allow_http=env("TDA_OPERATOR_ALLOW_HTTP", "false").lower() in ("1", "true", "yes"),
+            max_redirects=int(env("TDA_OPERATOR_MAX_REDIRECTS", defaults.max_redirects)),
+            resync_seconds=float(env("TDA_OPERATOR_RESYNC_SECONDS", defaults.resync_seconds)),
             default_cpu_request=env("TDA_OPERATOR_DEFAULT_CPU_REQUEST", defaults.default_cpu_request),
             default_memory_request=env("TDA_OPERATOR_DEFAULT_MEMORY_REQUEST", defaults.default_memory_request),
             namespaces=_env_list("TDA_OPERATOR_NAMESPACES"),

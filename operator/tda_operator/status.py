@@ -1,144 +1,212 @@
-"""TDAJob status as a pure function of its children's observed state.
+"""TDAJob status as a pure function of what the run recorded and the Job's state.
 
-Inputs are plain dicts as the API server returns them (the Job, its pods) plus what
-the operator recorded (dataset count, shard count). Nothing here is incremental, so
-recomputing after a restart or a missed event gives the same answer: no double counting.
+The durable inputs are the outcome records the pods leave on their result ConfigMaps
+(:class:`IndexOutcome`, summed as :class:`Totals`); the Job's status says which indexes
+finished; live pods only add why a pod is stuck or how one died without a record.
+Nothing here is incremental state of the operator, so recomputing after a restart or a
+missed event gives the same answer: no double counting.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import contract
+import tda_contract as contract
+
 from .models import TERMINAL_PHASES, Condition, Phase, Progress, ResultRef, Summary, TDAJob, TDAJobStatus
 
-COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 MAX_MESSAGE_LENGTH = 1024
+MAX_DIMENSIONS = 16
+#: How long a finished Job waits for its pods' records to reach the operator's cache.
+RECORD_GRACE_SECONDS = 30.0
 
 # Job `Failed` condition reasons -> TDAJob reasons.
 _JOB_FAILURE_REASONS = {
     "DeadlineExceeded": "DeadlineExceeded",
     "BackoffLimitExceeded": "BackoffLimitExceeded",
+    "FailedIndexes": "FailedIndexes",
     "PodFailurePolicy": "InvalidInput",
 }
 
 
+# ----------------------------------------------------------------------------- records
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else 0
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer beyond any float
+        return 0.0
+    return number if math.isfinite(number) and number >= 0 else 0.0
+
+
+def _text(value: Any, limit: int = 512) -> str:
+    return str(value)[:limit] if isinstance(value, str) else ""
+
+
 @dataclass(frozen=True)
-class WorkerReport:
-    """One pod's summary (its termination message) and how it ended."""
+class IndexOutcome:
+    """One index's record (the ``tda.io/outcome`` annotation), read defensively."""
 
     index: int
-    exit_code: int | None
-    finished_at: str
-    datasets: int | None = None
-    succeeded: int | None = None
-    failed: int | None = None
+    datasets: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    interval_counts: tuple[int, ...] = ()
+    max_persistence: tuple[float, ...] = ()
+    compute_seconds: float = 0.0
+    total: int = 0
+    errors: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> IndexOutcome | None:
+        """The record, or None for anything that is not one (never an exception)."""
+        try:
+            raw = json.loads(text or "")
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+            return None
+        index = raw.get("index") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict) or raw.get("v") != contract.OUTCOME_VERSION or isinstance(raw.get("v"), bool):
+            return None
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < contract.MAX_SHARDS:
+            return None
+        counts: list[Any] = raw["intervalCounts"] if isinstance(raw.get("intervalCounts"), list) else []
+        maxima: list[Any] = raw["maxPersistence"] if isinstance(raw.get("maxPersistence"), list) else []
+        errors: list[Any] = raw["errors"] if isinstance(raw.get("errors"), list) else []
+        return cls(
+            index=index,
+            datasets=_count(raw.get("datasets")),
+            succeeded=_count(raw.get("succeeded")),
+            failed=_count(raw.get("failed")),
+            interval_counts=tuple(_count(c) for c in counts[:MAX_DIMENSIONS]),
+            max_persistence=tuple(_number(p) for p in maxima[:MAX_DIMENSIONS]),
+            compute_seconds=_number(raw.get("computeSeconds")),
+            total=_count(raw.get("total")),
+            errors=tuple(_text(e) for e in errors if isinstance(e, str))[: contract.OUTCOME_MAX_ERRORS],
+        )
+
+
+@dataclass
+class Totals:
+    """The outcomes of one run summed; kept up to date one record at a time."""
+
+    outcomes: dict[int, IndexOutcome] = field(default_factory=dict)
+    succeeded: int = 0
+    failed: int = 0
     interval_counts: list[int] = field(default_factory=list)
     max_persistence: list[float] = field(default_factory=list)
     compute_seconds: float = 0.0
-    result: str | None = None
-    error: str | None = None
+    total: int = 0
+
+    def add(self, outcome: IndexOutcome) -> None:
+        """Record an index's outcome (an index records once; a repeat replaces it)."""
+        if outcome.index in self.outcomes:
+            self.outcomes[outcome.index] = outcome
+            self._recompute()
+            return
+        self.outcomes[outcome.index] = outcome
+        self._include(outcome)
+
+    def remove(self, index: int) -> None:
+        if self.outcomes.pop(index, None) is not None:
+            self._recompute()
+
+    def _include(self, outcome: IndexOutcome) -> None:
+        self.succeeded += outcome.succeeded
+        self.failed += outcome.failed
+        for dim, count in enumerate(outcome.interval_counts):
+            if dim == len(self.interval_counts):
+                self.interval_counts.append(0)
+                self.max_persistence.append(0.0)
+            self.interval_counts[dim] += count
+        for dim, value in enumerate(outcome.max_persistence):
+            while dim >= len(self.max_persistence):
+                self.interval_counts.append(0)
+                self.max_persistence.append(0.0)
+            self.max_persistence[dim] = max(self.max_persistence[dim], value)
+        self.compute_seconds += outcome.compute_seconds
+        self.total = max(self.total, outcome.total)
+
+    def _recompute(self) -> None:
+        fresh = Totals()
+        for outcome in self.outcomes.values():
+            fresh.outcomes[outcome.index] = outcome
+            fresh._include(outcome)
+        vars(self).update(vars(fresh))
 
 
-def parse_termination_message(text: str | None) -> dict[str, Any] | None:
-    """The worker's JSON summary, or None for anything else (e.g. a log tail after a crash)."""
-    if not text:
-        return None
-    try:
-        parsed = json.loads(text.strip())
-    except ValueError:
-        return None
-    if not isinstance(parsed, dict) or parsed.get("v") != contract.TERMINATION_MESSAGE_VERSION:
-        return None
-    return parsed
+@dataclass(frozen=True)
+class PodState:
+    """What the status needs of a live pod of the run."""
+
+    name: str
+    index: int | None
+    phase: str
+    job_uid: str = ""
+    exit_code: int | None = None
+    exit_reason: str = ""
+    first_error: str = ""
+    unschedulable: str = ""
+    finished_at: str = ""
+
+    @classmethod
+    def of(cls, pod: dict[str, Any]) -> PodState:
+        meta = pod.get("metadata") or {}
+        status = pod.get("status") or {}
+        raw_index = (meta.get("annotations") or {}).get(COMPLETION_INDEX_ANNOTATION)
+        index = int(raw_index) if isinstance(raw_index, str) and raw_index.isdigit() else None
+        exit_code, exit_reason, first_error, finished = None, "", "", ""
+        for container in status.get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated")
+            if terminated:
+                exit_code = terminated.get("exitCode")
+                exit_reason = _text(terminated.get("reason"), 64)
+                finished = str(terminated.get("finishedAt") or "")
+                record = IndexOutcome.parse(terminated.get("message"))  # our own record, or nothing
+                first_error = record.errors[0] if record and record.errors else ""
+        unschedulable = ""
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+                unschedulable = _text(condition.get("message"), 300)
+        return cls(
+            name=str(meta.get("name") or ""),
+            index=index,
+            phase=str(status.get("phase") or "Pending") if not meta.get("deletionTimestamp") else "Terminating",
+            job_uid=str((meta.get("labels") or {}).get("batch.kubernetes.io/controller-uid") or ""),
+            exit_code=exit_code if isinstance(exit_code, int) else None,
+            exit_reason=exit_reason,
+            first_error=first_error,
+            unschedulable=unschedulable,
+            finished_at=finished,
+        )
 
 
-def _terminated_state(pod: dict[str, Any]) -> dict[str, Any] | None:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        terminated = (status.get("state") or {}).get("terminated")
-        if terminated:
-            return dict(terminated)
-    return None
+COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 
 
-def pod_index(pod: dict[str, Any]) -> int | None:
-    meta = pod.get("metadata") or {}
-    raw = (meta.get("annotations") or {}).get(COMPLETION_INDEX_ANNOTATION)
-    if raw is None:
-        raw = (meta.get("labels") or {}).get(COMPLETION_INDEX_ANNOTATION)
-    try:
-        return int(raw) if raw is not None else None
-    except ValueError:
-        return None
+@dataclass(frozen=True)
+class Observed:
+    """Everything the status is computed from."""
+
+    job: dict[str, Any] | None
+    totals: Totals
+    pods: tuple[PodState, ...] = ()
+    manifest_count: int | None = None
+    #: (reason, message) when the Job controller cannot create pods.
+    creation_problem: tuple[str, str] | None = None
 
 
-def worker_report(pod: dict[str, Any]) -> WorkerReport | None:
-    """The report of a terminated pod, None while it runs."""
-    index = pod_index(pod)
-    terminated = _terminated_state(pod)
-    if index is None or terminated is None:
-        return None
-    report = WorkerReport(
-        index=index, exit_code=terminated.get("exitCode"), finished_at=str(terminated.get("finishedAt") or "")
-    )
-    summary = parse_termination_message(terminated.get("message"))
-    if summary is None:
-        message = (terminated.get("message") or "").strip()
-        error = f"exit code {report.exit_code}" + (f": {message[-300:]}" if message else "")
-        return WorkerReport(report.index, report.exit_code, report.finished_at, error=error)
-    return WorkerReport(
-        index=index,
-        exit_code=report.exit_code,
-        finished_at=report.finished_at,
-        datasets=_int_or_none(summary.get("datasets")),
-        succeeded=_int_or_none(summary.get("succeeded")),
-        failed=_int_or_none(summary.get("failed")),
-        interval_counts=[int(c) for c in summary.get("intervalCounts") or []],
-        max_persistence=[float(p) for p in summary.get("maxPersistence") or []],
-        compute_seconds=float(summary.get("computeSeconds") or 0.0),
-        result=summary.get("result"),
-        error=summary.get("error") or None,
-    )
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
-
-
-def final_reports(pods: list[dict[str, Any]]) -> dict[int, WorkerReport]:
-    """Per index, the report that counts: a successful pod's, else the latest failure's.
-
-    Retried indexes have several terminated pods; counting only one per index is what
-    keeps the totals right.
-    """
-    chosen: dict[int, WorkerReport] = {}
-    for pod in pods:
-        report = worker_report(pod)
-        if report is None:
-            continue
-        current = chosen.get(report.index)
-        if current is None or _better(report, current):
-            chosen[report.index] = report
-    return chosen
-
-
-def _better(candidate: WorkerReport, current: WorkerReport) -> bool:
-    if (candidate.exit_code == 0) != (current.exit_code == 0):
-        return candidate.exit_code == 0
-    return candidate.finished_at > current.finished_at
-
-
-def running_indexes(pods: list[dict[str, Any]]) -> set[int]:
-    running = set()
-    for pod in pods:
-        index = pod_index(pod)
-        phase = (pod.get("status") or {}).get("phase")
-        deleting = (pod.get("metadata") or {}).get("deletionTimestamp")
-        if index is not None and phase in ("Pending", "Running") and not deleting:
-            running.add(index)
-    return running
+# ----------------------------------------------------------------------------- helpers
 
 
 def parse_index_ranges(text: str | None) -> set[int]:
@@ -146,17 +214,21 @@ def parse_index_ranges(text: str | None) -> set[int]:
     indexes: set[int] = set()
     for part in (text or "").split(","):
         part = part.strip()
-        if not part:
-            continue
-        low, _, high = part.partition("-")
-        indexes.update(range(int(low), int(high or low) + 1))
+        if part:
+            low, _, high = part.partition("-")
+            indexes.update(range(int(low), int(high or low) + 1))
     return indexes
 
 
-def datasets_in_index(n_datasets: int | None, shards: int, index: int) -> int:
-    if n_datasets is None:
-        return 0
-    return len(contract.datasets_of_index(n_datasets, shards, index))
+def count_index_ranges(text: str | None) -> int:
+    """How many indexes ``"1,3-5"`` names, without listing them."""
+    total = 0
+    for part in (text or "").split(","):
+        part = part.strip()
+        if part:
+            low, _, high = part.partition("-")
+            total += int(high or low) - int(low) + 1
+    return total
 
 
 def job_condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
@@ -166,87 +238,59 @@ def job_condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | Non
     return None
 
 
-def progress_of(
-    job: dict[str, Any] | None,
-    reports: dict[int, WorkerReport],
-    running: set[int],
-    n_datasets: int | None,
-    shards: int,
-) -> Progress:
-    """Dataset counts: finished indexes count by their worker's report, else by size."""
-    status = (job or {}).get("status") or {}
-    completed = parse_index_ranges(status.get("completedIndexes"))
-    failed_indexes = parse_index_ranges(status.get("failedIndexes"))
-    succeeded = failed = 0
-    for index in completed:
-        report = reports.get(index)
-        size = datasets_in_index(n_datasets, shards, index)
-        succeeded += report.succeeded if report and report.succeeded is not None else size
-        failed += report.failed if report and report.failed is not None else 0
-    for index in failed_indexes:
-        report = reports.get(index)
-        size = datasets_in_index(n_datasets, shards, index)
-        if report is not None and report.failed is not None:
-            succeeded += report.succeeded or 0
-            failed += report.failed
-        else:
-            failed += size
-    active = running - completed - failed_indexes
-    in_flight = sum(datasets_in_index(n_datasets, shards, i) for i in active)
-    total = n_datasets
-    if total is None:  # pod-listed datasets: the pods tell how many they found
-        total = sum(r.datasets or 0 for r in reports.values())
-        in_flight = len(active)
+def _seconds_since(timestamp: str | None, now: str) -> float:
+    if not timestamp:
+        return 0.0
+    parse = dt.datetime.fromisoformat
+    return (parse(now.replace("Z", "+00:00")) - parse(timestamp.replace("Z", "+00:00"))).total_seconds()
+
+
+def _shards(job: dict[str, Any] | None) -> int:
+    return int(((job or {}).get("spec") or {}).get("completions") or 1)
+
+
+def _known_total(tdajob: TDAJob, observed: Observed) -> int | None:
+    annotations = ((observed.job or {}).get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(contract.ANNOTATION_DATASETS)
+    if isinstance(raw, str) and raw.isdigit():
+        return int(raw)
+    if tdajob.spec.input.datasets is None:
+        return 1
+    if observed.manifest_count is not None:
+        return observed.manifest_count
+    return observed.totals.total or None
+
+
+def _index_size(total: int | None, shards: int, index: int) -> int:
+    return len(contract.datasets_of_index(total, shards, index)) if total is not None else 0
+
+
+def progress_of(tdajob: TDAJob, observed: Observed) -> Progress:
+    """Dataset counts from the records; failed indexes without a record count all their datasets."""
+    totals = observed.totals
+    total = _known_total(tdajob, observed)
+    shards = _shards(observed.job)
+    status = (observed.job or {}).get("status") or {}
+    unrecorded_failures = parse_index_ranges(status.get("failedIndexes")) - totals.outcomes.keys()
+    failed = totals.failed + sum(_index_size(total, shards, i) for i in unrecorded_failures)
+    running_indexes = {p.index for p in observed.pods if p.phase in ("Pending", "Running") and p.index is not None}
+    running = sum(_index_size(total, shards, i) for i in running_indexes - totals.outcomes.keys())
+    shown = total if total is not None else 0
     return Progress(
-        total=total,
-        succeeded=succeeded,
+        total=shown,
+        succeeded=totals.succeeded,
         failed=failed,
-        running=in_flight,
-        text=f"{succeeded}/{total}" + (f" ({failed} failed)" if failed else ""),
+        running=running,
+        text=f"{totals.succeeded}/{shown}" + (f" ({failed} failed)" if failed else ""),
     )
 
 
-def summary_of(reports: dict[int, WorkerReport]) -> Summary:
-    """Interval counts summed and maximal persistence maximised over datasets, per dimension."""
-    counts: list[int] = []
-    persistence: list[float] = []
-    seconds = 0.0
-    for report in sorted(reports.values(), key=lambda r: r.index):
-        for dim, count in enumerate(report.interval_counts):
-            if dim >= len(counts):
-                counts.append(0)
-            counts[dim] += count
-        for dim, value in enumerate(report.max_persistence):
-            if dim >= len(persistence):
-                persistence.append(value)
-            else:
-                persistence[dim] = max(persistence[dim], value)
-        seconds += report.compute_seconds
-    return Summary(intervalCounts=counts, maxPersistence=persistence, computeSeconds=round(seconds, 6))
-
-
-def failure_reason(job_failed: dict[str, Any], failed_reports: list[WorkerReport]) -> str:
-    """TDAJob reason for a failed Job: the Job's own reason, or what the workers said."""
-    reason = _JOB_FAILURE_REASONS.get(job_failed.get("reason", ""))
-    if reason:
-        return reason
-    for report in failed_reports:
-        if report.exit_code == contract.EXIT_INVALID_INPUT:
-            return "InvalidInput"
-    for report in failed_reports:
-        if report.error and ":" in report.error and report.error.split(":", 1)[0].isidentifier():
-            return report.error.split(":", 1)[0]
-    return "BackoffLimitExceeded"
-
-
-def _failure_message(progress: Progress, failed_reports: list[WorkerReport], job_failed: dict[str, Any]) -> str:
-    parts = [f"{progress.failed} of {progress.total} datasets failed"] if progress.failed else []
-    if job_failed.get("message"):
-        parts.append(str(job_failed["message"]))
-    for report in failed_reports[:3]:
-        if report.error:
-            parts.append(f"index {report.index}: {report.error}")
-    return "; ".join(parts)[:MAX_MESSAGE_LENGTH]
+def summary_of(totals: Totals) -> Summary:
+    return Summary(
+        intervalCounts=list(totals.interval_counts),
+        maxPersistence=list(totals.max_persistence),
+        computeSeconds=round(totals.compute_seconds, 6),
+    )
 
 
 def result_ref(tdajob: TDAJob, shards: int) -> ResultRef:
@@ -256,12 +300,7 @@ def result_ref(tdajob: TDAJob, shards: int) -> ResultRef:
 
 
 def conditions_for(
-    phase: str,
-    reason: str,
-    message: str,
-    generation: int,
-    previous: list[Condition],
-    now: str,
+    phase: str, reason: str, message: str, generation: int, previous: list[Condition], now: str
 ) -> list[Condition]:
     """Ready/Complete/Failed; ``lastTransitionTime`` kept while a condition's status holds."""
     wanted = {
@@ -288,16 +327,13 @@ def conditions_for(
     return conditions
 
 
-def _finish(
-    tdajob: TDAJob, phase: str, reason: str, message: str, now: str, **fields: Any
-) -> TDAJobStatus:
+def _status(tdajob: TDAJob, phase: str, reason: str, message: str, now: str, **fields: Any) -> TDAJobStatus:
+    message = message[:MAX_MESSAGE_LENGTH]
     return TDAJobStatus(
         phase=phase,  # type: ignore[arg-type]
         reason=reason or None,
         message=message or None,
-        conditions=conditions_for(
-            phase, reason, message, tdajob.metadata.generation, tdajob.status.conditions, now
-        ),
+        conditions=conditions_for(phase, reason, message, tdajob.metadata.generation, tdajob.status.conditions, now),
         observedGeneration=tdajob.metadata.generation,
         **fields,
     )
@@ -312,56 +348,120 @@ def infeasible_status(tdajob: TDAJob, estimate: dict[str, Any], cap_bytes: int, 
         f"{cap_bytes / 1024**3:.2f} GiB ({details}); lower spec.computation.maxDimension or set "
         "spec.computation.threshold"
     )
-    return _finish(tdajob, Phase.failed.value, "Infeasible", message, now, completionTime=now)
+    return _status(tdajob, Phase.failed.value, "Infeasible", message, now, completionTime=now)
 
 
 def invalid_spec_status(tdajob: TDAJob, message: str, now: str) -> TDAJobStatus:
-    """The spec passed the schema but cannot be run (e.g. no dataset under the prefix)."""
-    return _finish(tdajob, Phase.failed.value, "InvalidInput", message[:MAX_MESSAGE_LENGTH], now, completionTime=now)
+    """The spec passed the schema but this platform will not run it."""
+    return _status(tdajob, Phase.failed.value, "InvalidInput", message, now, completionTime=now)
 
 
-def compute_status(
-    tdajob: TDAJob,
-    job: dict[str, Any] | None,
-    pods: list[dict[str, Any]],
-    n_datasets: int | None,
-    shards: int,
-    now: str,
-) -> TDAJobStatus:
-    """The TDAJob's status from its Job and the Job's pods."""
-    reports = final_reports(pods)
-    running = running_indexes(pods)
-    progress = progress_of(job, reports, running, n_datasets, shards)
+# ----------------------------------------------------------------------------- the status
+
+
+def _index_errors(observed: Observed, indexes: set[int]) -> list[str]:
+    """Why indexes failed: their records' errors, else what their last pod said (never a log)."""
+    errors: list[str] = []
+    pods_by_index: dict[int, PodState] = {}
+    for pod in observed.pods:
+        if pod.index is not None and pod.exit_code not in (None, 0):
+            current = pods_by_index.get(pod.index)
+            if current is None or pod.finished_at > current.finished_at:
+                pods_by_index[pod.index] = pod
+    for index in sorted(indexes)[:contract.OUTCOME_MAX_ERRORS]:
+        outcome = observed.totals.outcomes.get(index)
+        last_pod = pods_by_index.get(index)
+        if outcome is not None and outcome.errors:
+            errors.append(f"index {index}: {outcome.errors[0]}")
+        elif last_pod is not None:
+            said = last_pod.first_error or f"exit code {last_pod.exit_code}" + (
+                f" ({last_pod.exit_reason})" if last_pod.exit_reason else "")
+            errors.append(f"index {index}: {said}")
+        else:
+            errors.append(f"index {index}: failed; its pods are gone")
+    return errors
+
+
+def _failure_reason(job_failed: dict[str, Any], errors: list[str]) -> str:
+    reason = _JOB_FAILURE_REASONS.get(str(job_failed.get("reason", "")))
+    if reason and reason != "FailedIndexes":
+        return reason
+    for error in errors:
+        head = error.split(": ", 2)[1] if error.count(": ") >= 2 else ""
+        if head.isidentifier() and head[:1].isupper():
+            return head
+    return reason or "BackoffLimitExceeded"
+
+
+def _records_settled(observed: Observed, finished_at: str | None, now: str) -> bool:
+    """Whether every finished index's record (or its pod's report) has arrived, or waiting is over."""
+    shards = _shards(observed.job)
+    status = (observed.job or {}).get("status") or {}
+    recorded = {i for i in observed.totals.outcomes if i < shards}
+    if len(recorded) >= shards:
+        return True
+    failed = parse_index_ranges(status.get("failedIndexes"))
+    reported = {p.index for p in observed.pods if p.exit_code not in (None, 0)}
+    completed = count_index_ranges(status.get("completedIndexes"))
+    completed_unrecorded = completed - len(recorded - failed)
+    failed_unreported = failed - recorded - reported
+    if completed_unrecorded <= 0 and not failed_unreported:
+        return True
+    return _seconds_since(finished_at, now) >= RECORD_GRACE_SECONDS
+
+
+def compute_status(tdajob: TDAJob, observed: Observed, now: str) -> TDAJobStatus:
+    """The TDAJob's status from its run's records and its Job."""
+    job = observed.job
+    shards = _shards(job)
+    progress = progress_of(tdajob, observed)
+    job_status = (job or {}).get("status") or {}
     common: dict[str, Any] = {
         "progress": progress,
-        "summary": summary_of(reports),
+        "summary": summary_of(observed.totals),
         "resultRef": result_ref(tdajob, shards),
-        "jobName": contract.job_name(tdajob.metadata.name) if job else None,
+        "jobName": contract.job_name(tdajob.metadata.name) if job else tdajob.status.jobName,
+        "startTime": job_status.get("startTime") or tdajob.status.startTime,
     }
-    job_status = (job or {}).get("status") or {}
-    common["startTime"] = job_status.get("startTime") or tdajob.status.startTime
     complete = job_condition(job, "Complete")
     failed = job_condition(job, "Failed")
-    if complete is not None:
-        when = job_status.get("completionTime") or complete.get("lastTransitionTime") or now
-        message = f"{progress.succeeded} of {progress.total} datasets computed"
-        return _finish(tdajob, Phase.succeeded.value, "Completed", message, now, completionTime=when, **common)
-    if failed is not None:
-        failed_reports = [
-            r for i, r in sorted(reports.items()) if i in parse_index_ranges(job_status.get("failedIndexes"))
-        ] or [r for r in reports.values() if r.exit_code not in (0, None)]
-        reason = failure_reason(failed, failed_reports)
-        when = failed.get("lastTransitionTime") or now
-        message = _failure_message(progress, failed_reports, failed)
-        return _finish(tdajob, Phase.failed.value, reason, message, now, completionTime=when, **common)
+    finished = complete or failed
+    if finished is not None:  # nothing runs any more, whatever stale pods say
+        common["progress"] = progress = progress.model_copy(update={"running": 0})
+    if finished is not None:
+        when = job_status.get("completionTime") or finished.get("lastTransitionTime") or now
+        if not _records_settled(observed, when, now):
+            message = f"{progress.succeeded}/{progress.total} datasets done; collecting the last records"
+            return _status(tdajob, Phase.running.value, "Finishing", message, now, **common)
+        if complete is not None:
+            message = f"{progress.succeeded} of {progress.total} datasets computed"
+            missing = shards - len({i for i in observed.totals.outcomes if i < shards})
+            if missing > 0:
+                message += f"; {missing} index records are missing"
+            return _status(tdajob, Phase.succeeded.value, "Completed", message, now, completionTime=when, **common)
+        failed_indexes = parse_index_ranges(job_status.get("failedIndexes"))
+        errors = _index_errors(observed, failed_indexes or {i for i, o in observed.totals.outcomes.items() if o.errors})
+        reason = _failure_reason(failed or {}, errors)
+        parts = [f"{progress.failed} of {progress.total} datasets failed"] if progress.failed else []
+        message = "; ".join(parts + errors) or f"the Job failed ({reason})"
+        return _status(tdajob, Phase.failed.value, reason, message, now, completionTime=when, **common)
     if job is None:
-        return _finish(tdajob, Phase.pending.value, "Creating", "creating the Job", now, **common)
+        return _status(tdajob, Phase.pending.value, "Creating", "creating the Job", now, **common)
+    running = any(p.phase == "Running" for p in observed.pods)
     if job_condition(job, "Suspended") is not None or ((job.get("spec") or {}).get("suspend") and not running):
-        return _finish(tdajob, Phase.suspended.value, "Suspended", "spec.suspend is true", now, **common)
-    if running or progress.succeeded or progress.failed or job_status.get("active"):
+        why = "spec.suspend is true" if tdajob.spec.suspend else "the Job is suspended (held by its queue)"
+        return _status(tdajob, Phase.suspended.value, "Suspended", why, now, **common)
+    stuck = next((p.unschedulable for p in observed.pods if p.unschedulable), "")
+    if stuck and not running and not observed.totals.outcomes:  # `active` counts pending pods too
+        return _status(tdajob, Phase.pending.value, "Unschedulable", f"worker pods cannot be scheduled: {stuck}",
+                       now, **common)
+    if running or observed.totals.outcomes or job_status.get("active") or job_status.get("succeeded"):
         message = f"{progress.succeeded}/{progress.total} datasets done, {progress.running} in progress"
-        return _finish(tdajob, Phase.running.value, "Running", message, now, **common)
-    return _finish(tdajob, Phase.pending.value, "Scheduling", "waiting for pods to start", now, **common)
+        return _status(tdajob, Phase.running.value, "Running", message, now, **common)
+    if observed.creation_problem is not None:
+        reason, message = observed.creation_problem
+        return _status(tdajob, Phase.pending.value, reason, message, now, **common)
+    return _status(tdajob, Phase.pending.value, "Scheduling", "waiting for pods to start", now, **common)
 
 
 def is_finished(status: TDAJobStatus | dict[str, Any] | None) -> bool:
@@ -372,3 +472,25 @@ def is_finished(status: TDAJobStatus | dict[str, Any] | None) -> bool:
 def status_changed(old: TDAJobStatus, new: TDAJobStatus) -> bool:
     """Whether writing ``new`` would change anything (timestamps of unchanged conditions are kept)."""
     return old.model_dump(mode="json", exclude_none=True) != new.model_dump(mode="json", exclude_none=True)
+
+
+def creation_problem(events: list[dict[str, Any]], job_name: str) -> tuple[str, str] | None:
+    """Why the Job controller cannot create pods, from its FailedCreate Events, in our own words.
+
+    The Events' own text (quota figures, policy details) stays on the Job for those who may
+    read it; the TDAJob names the kind of problem and where to look.
+    """
+    for event in sorted(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""), reverse=True):
+        if event.get("reason") != "FailedCreate":
+            continue
+        text = str(event.get("message") or "")
+        where = f"see `kubectl describe job {job_name}`"
+        if "violates PodSecurity" in text:
+            return ("PodSecurityViolation",
+                    f"the namespace's Pod Security admission refuses the worker pods; {where}")
+        if "exceeded quota" in text:
+            return "QuotaExceeded", f"a ResourceQuota of the namespace refuses the worker pods; {where}"
+        if "forbidden" in text:
+            return "PodCreationForbidden", f"admission refuses the worker pods; {where}"
+        return "PodCreationFailed", f"the Job controller cannot create the worker pods; {where}"
+    return None

@@ -107,7 +107,7 @@ def s3_array(s3, key: str) -> np.ndarray:
 def result_documents(namespace: str, name: str, status: dict, platform) -> list[dict[str, Any]]:
     """Per-dataset documents from the result ConfigMaps (results.json.gz)."""
     from kubernetes import client, config
-    from tda_core import results as tres
+    from tda_worker import results as tres
 
     core = client.CoreV1Api(config.new_client_from_config(str(platform.kubeconfig)))
     ref = status["resultRef"]
@@ -150,7 +150,7 @@ def test_every_example_tdajob_is_covered_here():
 
 def test_torus_shows_the_torus(platform, user_env, namespace):
     from ripser import ripser
-    from tda_core import results as tres
+    from tda_worker import results as tres
 
     manifest = EXAMPLES / "torus.yaml"
     assert "tdajob.tda.io/torus created" in kubectl(user_env, "apply", "-f", str(manifest), "-n", namespace)
@@ -174,7 +174,7 @@ def test_torus_shows_the_torus(platform, user_env, namespace):
 
     # What the example's comment and the README tell a user to look at.
     summary = json.loads(kubectl(user_env, "get", "configmap", "torus-result-0", "-n", namespace,
-                                 "-o", r"jsonpath={.data.summary\.json}"))
+                                 "-o", r"jsonpath={.metadata.annotations.tda\.io/outcome}"))
     assert summary["intervalCounts"] == status["summary"]["intervalCounts"]
     table = kubectl(user_env, "get", "tdaj", "-n", namespace).splitlines()
     assert table[0].split() == ["NAME", "PHASE", "DATASETS", "PROGRESS", "AGE"], table
@@ -232,7 +232,7 @@ def test_image_cubical_succeeds_with_a_summary(platform, user_env, namespace):
     assert image.shape == (128, 128)
     assert counts == positive_counts(tda_core.cubical_persistence(image, max_dim=1))
     summary = json.loads(kubectl(user_env, "get", "configmap", "blobs-result-0", "-n", namespace,
-                                 "-o", r"jsonpath={.data.summary\.json}"))
+                                 "-o", r"jsonpath={.metadata.annotations.tda\.io/outcome}"))
     assert summary["intervalCounts"] == counts
 
 

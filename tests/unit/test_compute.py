@@ -1,19 +1,27 @@
-"""The `tda-compute` worker: sharding, exit codes, termination message, result encoding."""
+"""The `tda-compute` worker: sharding, manifests, outcome records, exit codes, result encoding.
+
+The worker's API calls go to a small in-memory API server (:class:`FakeApi`), which
+answers like kube-apiserver (404, 403, 409 on create of an existing name); the
+integration tests run the same worker in real pods.
+"""
 
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 import io
 import json
 
 import numpy as np
 import pytest
+import tda_contract as C
 import tda_core
-from tda_core import compute
-from tda_core import io as tio
-from tda_core import results as tres
-from tda_operator import contract as C
+from kubernetes.client.exceptions import ApiException
+from tda_worker import cluster as wcluster
+from tda_worker import compute, manifest
+from tda_worker import formats as tio
+from tda_worker import results as tres
 
 pytestmark = pytest.mark.unit
 
@@ -21,6 +29,9 @@ needs_rips = pytest.mark.skipif(not hasattr(tda_core, "rips_persistence"), reaso
 needs_cubical = pytest.mark.skipif(
     not hasattr(tda_core, "cubical_persistence"), reason="tda_core.cubical_persistence not built"
 )
+NS, NAME, UID = "ns", "job", "1234-uid"
+TDAJOB_PATH = f"/apis/tda.io/v1alpha1/namespaces/{NS}/tdajobs/{NAME}"
+CM_PATH = f"/api/v1/namespaces/{NS}/configmaps"
 
 
 def circle(n=40, seed=0, r=1.0):
@@ -29,21 +40,63 @@ def circle(n=40, seed=0, r=1.0):
     return (np.c_[r * np.cos(t), r * np.sin(t)] + rng.normal(0, 0.02, (n, 2))).round(6).tolist()
 
 
-def make_spec(tmp_path, datasets, shards=1, output=None, **computation):
-    spec = {
-        "name": "job",
-        "namespace": "ns",
-        "uid": "1234-uid",
-        "computation": {"complex": "rips", "maxDimension": 1, "threshold": None, "coefficient": 2,
-                        "metric": "euclidean", "features": ["diagrams"], **computation},
-        "input": {"format": None, "credentialsSecret": None},
-        "datasets": datasets,
-        "shards": shards,
-        "output": {"url": output},
+class FakeApi(wcluster.Cluster):
+    """Objects by API path, answered as kube-apiserver would."""
+
+    def __init__(self) -> None:  # no client: nothing leaves the process
+        self.objects: dict[str, dict] = {}
+        self.forbidden: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
+
+    def _call(self, method, path, body=None, content_type="application/json"):
+        self.calls.append((method, path))
+        if path in self.forbidden:
+            raise ApiException(status=403, reason="Forbidden")
+        if method == "GET":
+            if path not in self.objects:
+                raise ApiException(status=404, reason="Not Found")
+            return copy.deepcopy(self.objects[path])
+        assert method == "POST"
+        target = f"{path}/{body['metadata']['name']}"
+        if target in self.objects:
+            raise ApiException(status=409, reason="Conflict")
+        self.objects[target] = copy.deepcopy(body)
+        return body
+
+    def config_maps(self, role=None):
+        return {p.rsplit("/", 1)[1]: o for p, o in self.objects.items() if p.startswith(CM_PATH)
+                and (role is None or o["metadata"]["labels"].get(C.LABEL_ROLE) == role)}
+
+
+@pytest.fixture
+def api(monkeypatch, tmp_path):
+    """The fake API server, the pod's identity and an output volume for file:// results."""
+    fake = FakeApi()
+    monkeypatch.setattr(compute, "Cluster", lambda: fake)
+    monkeypatch.setenv(C.ENV_TDAJOB_NAME, NAME)
+    monkeypatch.setenv(C.ENV_TDAJOB_UID, UID)
+    monkeypatch.setenv(C.ENV_NAMESPACE, NS)
+    monkeypatch.delenv(C.ENV_COMPLETION_INDEX, raising=False)
+    confined = compute.Limits(allow_http=True, data_root=str(tmp_path), output_root=str(tmp_path))
+    monkeypatch.setattr(compute.Limits, "from_env", classmethod(lambda cls: confined))
+    return fake
+
+
+def submit(api, spec_input, shards=1, output=None, **computation):
+    """Store the TDAJob the pods will read."""
+    api.objects[TDAJOB_PATH] = {
+        "apiVersion": "tda.io/v1alpha1", "kind": "TDAJob",
+        "metadata": {"name": NAME, "namespace": NS, "uid": UID},
+        "spec": {"input": spec_input,
+                 "computation": {"complex": "rips", "maxDimension": 1, **computation},
+                 "output": {"url": output} if output else {}},
     }
-    path = tmp_path / "job.json"
-    path.write_text(json.dumps(spec))
-    return path
+    return shards
+
+
+def run_index(monkeypatch, index, shards):
+    monkeypatch.setenv(C.ENV_SHARDS, str(shards))
+    return compute.main(["run", "--index", str(index)])
 
 
 @pytest.fixture
@@ -51,214 +104,251 @@ def term(tmp_path, monkeypatch):
     """The termination log, read back as JSON."""
     path = tmp_path / "termination-log"
     monkeypatch.setenv("TDA_TERMINATION_LOG", str(path))
-    monkeypatch.delenv(C.ENV_COMPLETION_INDEX, raising=False)
     return lambda: json.loads(path.read_text())
 
 
-@pytest.fixture
-def applied(monkeypatch):
-    """ConfigMaps the worker would apply, instead of a cluster."""
-    bodies: list[dict] = []
-    monkeypatch.setattr(compute, "apply_config_map", bodies.append)
-    return bodies
+def outcome_of(api, index):
+    cm = api.config_maps(C.ROLE_RESULT)[C.result_config_map_name(NAME, index)]
+    return json.loads(cm["metadata"]["annotations"][C.ANNOTATION_OUTCOME])
 
 
-def inline(i, points):
-    return {"id": f"ds-{i}", "inline": {"points": points}}
+def prefix_of(tmp_path, clouds):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for i, points in enumerate(clouds):
+        np.save(data / f"c{i}.npy", np.array(points))
+    return "file://" + str(data) + "/"
 
 
-# --------------------------------------------------------------------------- sharding and results
+# --------------------------------------------------------------------------- sharding and records
+
+
+def inline_points(points):
+    return {"inline": {"points": points}}
 
 
 @needs_rips
 @pytest.mark.parametrize("shards", [1, 3])
-def test_each_index_processes_its_share(tmp_path, term, shards):
-    datasets = [inline(i, circle(20, seed=i)) for i in range(7)]
-    out = tmp_path / "out"
-    spec = make_spec(tmp_path, datasets, shards=shards, output=out.as_uri())
-    seen = []
+def test_each_index_processes_its_share_of_a_prefix(api, term, tmp_path, monkeypatch, shards):
+    prefix = prefix_of(tmp_path, [circle(20, seed=i) for i in range(7)])
+    out = "file://" + str(tmp_path / "out") + "/"
+    submit(api, {"datasets": {"urlPrefix": prefix, "pattern": "*.npy"}}, output=out)
+    done = 0
     for index in range(shards):
-        assert compute.main(["run", "--spec", str(spec), "--index", str(index)]) == 0
-        msg = term()
-        mine = [d["id"] for j, d in enumerate(datasets) if j % shards == index]
-        assert msg["index"] == index and msg["datasets"] == len(mine) == msg["succeeded"]
-        assert msg["failed"] == 0 and "error" not in msg
-        assert msg["result"] == out.as_uri()
-        seen += mine
-    assert sorted(seen) == sorted(d["id"] for d in datasets)
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"ds-{i}.{ext}" for i in range(7) for ext in ("json", "npz"))
+        assert run_index(monkeypatch, index, shards) == 0
+        record = outcome_of(api, index)
+        assert record == term()
+        assert record["index"] == index and record["total"] == 7 and record["errors"] == []
+        assert record["datasets"] == len(range(index, 7, shards)) == record["succeeded"]
+        done += record["succeeded"]
+    assert done == 7
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"c{i}.npy.{ext}" for i in range(7) for ext in ("json", "npz"))
 
 
 @needs_rips
-def test_index_comes_from_the_job_controllers_env(tmp_path, term, monkeypatch, applied):
-    spec = make_spec(tmp_path, [inline(i, circle(10, seed=i)) for i in range(4)], shards=2)
-    monkeypatch.setenv(C.ENV_COMPLETION_INDEX, "1")
-    assert compute.main(["run", "--spec", str(spec)]) == 0
-    assert term()["index"] == 1 and term()["datasets"] == 2
-    assert applied[0]["metadata"]["name"] == "job-result-1"
+def test_the_manifest_fixes_the_dataset_list_for_every_index_and_retry(api, term, tmp_path, monkeypatch):
+    prefix = prefix_of(tmp_path, [circle(12, seed=i) for i in range(4)])
+    submit(api, {"datasets": {"urlPrefix": prefix}}, output="file://" + str(tmp_path / "out") + "/")
+    assert run_index(monkeypatch, 0, 2) == 0
+    heads = api.config_maps(C.ROLE_MANIFEST)
+    assert list(heads) == [C.manifest_config_map_name(NAME)]
+    # Objects added after the run started are not part of it: index 1 reads the manifest.
+    np.save(tmp_path / "data" / "c9.npy", np.array(circle(12, seed=9)))
+    assert run_index(monkeypatch, 1, 2) == 0
+    assert outcome_of(api, 1)["datasets"] == 2 and outcome_of(api, 1)["total"] == 4
+    assert len(api.config_maps(C.ROLE_MANIFEST_CHUNK)) == 1
+
+
+def test_a_large_manifest_is_chunked_and_read_back_exactly(api):
+    keys = [f"clouds/{i:06d}-{'x' * 40}.npy" for i in range(100_000)]
+    run = manifest.RunIdentity(NS, NAME, UID)
+    assert manifest.fixed_dataset_keys(api, run, lambda: keys) == keys
+    chunks = api.config_maps(C.ROLE_MANIFEST_CHUNK)
+    assert len(chunks) > 1
+    assert all(len(json.dumps(c)) < 1024 * 1024 for c in chunks.values())  # each fits in a ConfigMap
+    listed_again = []
+    assert manifest.fixed_dataset_keys(api, run, lambda: listed_again.append(1) or []) == keys
+    assert not listed_again  # the second pod reads; it never lists
+
+
+def test_a_manifest_of_an_earlier_tdajob_is_not_used(api):
+    manifest.fixed_dataset_keys(api, manifest.RunIdentity(NS, NAME, "old-uid"), lambda: ["a.npy"])
+    with pytest.raises(tio.TransientError, match="earlier TDAJob"):
+        manifest.fixed_dataset_keys(api, manifest.RunIdentity(NS, NAME, UID), lambda: ["b.npy"])
 
 
 @needs_rips
-def test_summary_matches_the_diagrams(tmp_path, term):
-    points = circle(60)
-    spec = make_spec(tmp_path, [inline(0, points), inline(1, circle(30, seed=5, r=2.0))],
-                     output=(tmp_path / "o").as_uri())
-    assert compute.main(["run", "--spec", str(spec)]) == 0
-    counts, maxima = [0, 0], [0.0, 0.0]
-    for p in (points, circle(30, seed=5, r=2.0)):
-        dgms = tda_core.rips_persistence(np.array(p), max_dim=1)
-        for q, d in enumerate(dgms):
-            counts[q] += int(np.sum(d[:, 1] > d[:, 0]))
-            fin = d[np.isfinite(d[:, 1])]
-            maxima[q] = max(maxima[q], float(np.max(fin[:, 1] - fin[:, 0])) if len(fin) else 0.0)
-    msg = term()
-    assert msg["intervalCounts"] == counts
-    np.testing.assert_allclose(msg["maxPersistence"], maxima, rtol=1e-8)
-    assert counts[1] >= 2  # each circle has its loop
-
-
-@needs_rips
-def test_object_results_round_trip(tmp_path, term):
-    out = tmp_path / "out"
-    spec = make_spec(tmp_path, [inline(0, circle(25))], output=out.as_uri())
-    assert compute.main(["run", "--spec", str(spec)]) == 0
-    doc = json.loads((out / "ds-0.json").read_text())
-    npz = np.load(out / "ds-0.npz")
-    assert doc["id"] == "ds-0" and doc["job"]["uid"] == "1234-uid"
-    dgms = tres.diagrams_from_json(doc["diagrams"])
-    for q, d in enumerate(dgms):
-        np.testing.assert_array_equal(d, npz[f"diagram_{q}"])
-    assert np.isinf(dgms[0][:, 1]).sum() == 1  # one essential H0 class, null in JSON, inf in NPZ
-    assert doc["summary"]["intervalCounts"] == tres.interval_counts(dgms)
-
-
-@needs_rips
-def test_configmap_result_is_owned_compressed_and_decodable(tmp_path, term, applied):
-    spec = make_spec(tmp_path, [inline(0, circle(30)), {"id": "bad", "inline": {"points": [[0, float("nan")]]}}])
-    assert compute.main(["run", "--spec", str(spec)]) == C.EXIT_INVALID_INPUT
-    (cm,) = applied
-    assert cm["metadata"]["name"] == "job-result-0" and cm["metadata"]["namespace"] == "ns"
+def test_results_in_the_configmap_with_the_outcome(api, term, monkeypatch):
+    submit(api, inline_points(circle(30)))
+    assert run_index(monkeypatch, 0, 1) == 0
+    cm = api.config_maps(C.ROLE_RESULT)["job-result-0"]
     (owner,) = cm["metadata"]["ownerReferences"]
-    assert owner == {"apiVersion": "tda.io/v1alpha1", "kind": "TDAJob", "name": "job", "uid": "1234-uid",
-                     "controller": True}
-    doc = tres.read_shard_json_gz(base64.b64decode(cm["binaryData"][compute.RESULT_JSON_KEY]))
-    assert [d["id"] for d in doc["datasets"]] == ["ds-0"]
-    assert doc["failed"][0]["id"] == "bad" and "NaN" in doc["failed"][0]["error"]
-    npz = np.load(io.BytesIO(base64.b64decode(cm["binaryData"][compute.RESULT_NPZ_KEY])))
-    assert "ds-0/diagram_1" in npz.files
-    summary = json.loads(cm["data"][compute.RESULT_SUMMARY_KEY])
-    assert summary["succeeded"] == 1 and summary["failed"] == 1
-    assert term()["result"] == "configmap:job-result-0"
+    assert owner == {"apiVersion": "tda.io/v1alpha1", "kind": "TDAJob", "name": NAME, "uid": UID, "controller": True}
+    assert cm["metadata"]["labels"][C.LABEL_TDAJOB] == NAME and cm["metadata"]["labels"][C.LABEL_INDEX] == "0"
+    doc = tres.read_shard_json_gz(base64.b64decode(cm["binaryData"][C.RESULT_JSON_KEY]))
+    assert [d["id"] for d in doc["datasets"]] == ["inline"]
+    npz = np.load(io.BytesIO(base64.b64decode(cm["binaryData"][C.RESULT_NPZ_KEY])))
+    assert "inline/diagram_1" in npz.files
+    dgms = tda_core.rips_persistence(np.array(circle(30)), max_dim=1)
+    assert outcome_of(api, 0)["intervalCounts"] == tres.interval_counts(dgms)
 
 
 @needs_rips
-def test_results_too_large_for_a_configmap_ask_for_output_url(tmp_path, term, applied, monkeypatch):
-    monkeypatch.setattr(compute, "CONFIGMAP_BUDGET", 2000)
-    spec = make_spec(tmp_path, [inline(0, circle(80))])
-    assert compute.main(["run", "--spec", str(spec)]) == C.EXIT_INVALID_INPUT
-    assert not applied
-    assert "spec.output.url" in term()["error"]
+def test_a_retried_index_keeps_the_first_record(api, term, monkeypatch):
+    submit(api, inline_points(circle(20)))
+    assert run_index(monkeypatch, 0, 1) == 0
+    first = outcome_of(api, 0)
+    assert run_index(monkeypatch, 0, 1) == 0  # create -> 409 -> the existing record of this run stands
+    assert outcome_of(api, 0) == first
+
+
+@needs_rips
+def test_a_stale_record_of_an_earlier_tdajob_is_transient(api, term, monkeypatch):
+    submit(api, inline_points(circle(20)))
+    api.objects[f"{CM_PATH}/job-result-0"] = {"metadata": {"name": "job-result-0", "ownerReferences": [
+        {"uid": "old-uid"}]}}
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_TRANSIENT
+    assert "earlier TDAJob" in term()["errors"][0]
+
+
+@needs_rips
+def test_results_too_large_for_a_configmap_ask_for_output_url(api, term, monkeypatch):
+    monkeypatch.setattr(compute, "CONFIGMAP_BUDGET", 200)
+    submit(api, inline_points(circle(80)))
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_INVALID_INPUT
+    assert "spec.output.url" in term()["errors"][0]
+    record = outcome_of(api, 0)  # the failure is recorded durably too
+    assert record["succeeded"] == 0 and record["failed"] == 1
 
 
 def test_result_config_map_size_limit_with_incompressible_diagrams():
     rng = np.random.default_rng(0)
     big = tres.DatasetResult("big", "points", 100_000, [rng.random((60_000, 2))])
-    spec = {"name": "j", "namespace": "n", "uid": "u"}
+    run = manifest.RunIdentity("n", "j", "u")
+    record = compute.Outcome(0).record()
     with pytest.raises(tio.InvalidInput, match=r"over the 1 MiB.*spec.output.url"):
-        compute.result_config_map(spec, 0, [big], [], {})
+        compute.result_config_map(run, record, [big], [])
     small = tres.DatasetResult("small", "points", 10, [rng.random((9, 2))])
-    body = compute.result_config_map(spec, 0, [small], [], {})
+    body = compute.result_config_map(run, record, [small], [])
     size = sum(len(base64.b64decode(v)) for v in body["binaryData"].values())
     assert size < compute.CONFIGMAP_BUDGET
 
 
-# --------------------------------------------------------------------------- exit codes
+# --------------------------------------------------------------------------- exit codes and messages
 
 
 @needs_rips
-def test_invalid_dataset_fails_the_index_with_code_3_but_keeps_the_others(tmp_path, term):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("0,1\n2,nan\n")
-    out = tmp_path / "out"
-    spec = make_spec(tmp_path, [{"id": "bad", "url": bad.as_uri()}, inline(1, circle(10))], output=out.as_uri())
-    assert compute.main(["run", "--spec", str(spec)]) == C.EXIT_INVALID_INPUT
-    msg = term()
-    assert (msg["succeeded"], msg["failed"]) == (1, 1)
-    assert msg["error"].startswith("InvalidInput: ") and "bad" in msg["error"] and "NaN" in msg["error"]
-    assert (out / "ds-1.json").exists()
+def test_invalid_dataset_fails_the_index_with_code_3_but_keeps_the_others(api, term, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("0,1\n2,nan\n")
+    np.save(data / "b.npy", np.array(circle(10)))
+    submit(api, {"datasets": {"urlPrefix": "file://" + str(data) + "/"}}, output="file://" + str(tmp_path / "o") + "/")
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_INVALID_INPUT
+    record = outcome_of(api, 0)
+    assert (record["succeeded"], record["failed"]) == (1, 1)
+    assert record["errors"][0].startswith("InvalidInput: dataset 0 (a.csv): ") and "NaN" in record["errors"][0]
+    assert (tmp_path / "o" / "b.npy.json").exists()
 
 
-def test_missing_file_is_invalid_input(tmp_path, term):
-    spec = make_spec(tmp_path, [{"id": "gone", "url": "file:///nonexistent/gone.npy"}], output=(tmp_path / "o").as_uri())
-    assert compute.main(["run", "--spec", str(spec)]) == C.EXIT_INVALID_INPUT
-    assert "no such file" in term()["error"]
+def test_a_file_outside_the_volume_is_refused_without_its_content(api, term, tmp_path, monkeypatch):
+    secret = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    secret.write_text("AWS_SECRET_ACCESS_KEY=hunter2\n")
+    submit(api, {"url": "file://" + str(secret), "format": "lower-distance-matrix"})
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_INVALID_INPUT
+    text = json.dumps(term()) + json.dumps(api.objects)
+    assert "leaves the input volume" in text and "hunter2" not in text
 
 
-def test_unreachable_source_is_transient_with_code_4(tmp_path, term, monkeypatch):
-    monkeypatch.setattr(tio.time, "sleep", lambda s: None)
-    spec = make_spec(tmp_path, [{"id": "far", "url": "http://127.0.0.1:9/x.npy"}])
-    assert compute.main(["run", "--spec", str(spec)]) == C.EXIT_TRANSIENT
-    assert term()["error"].startswith("TransientError: ")
+def test_an_unreadable_secret_is_the_users_to_fix(api, term, monkeypatch):
+    submit(api, {"url": "s3://bucket/a.npy", "credentialsSecret": "other-team"})
+    api.forbidden.add(f"/api/v1/namespaces/{NS}/secrets/other-team")
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_INVALID_INPUT
+    assert "may not read this Secret" in term()["errors"][0]
+    submit(api, {"url": "s3://bucket/a.npy", "credentialsSecret": "missing"})
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_INVALID_INPUT
+
+
+def test_credentials_come_from_the_secret_not_the_environment(api, term, monkeypatch):
+    seen = {}
+
+    def fake_fetch(self, url, name):
+        seen.update(self.credentials.values)
+        raise tio.InvalidInput(f"{name}: the object does not exist")
+
+    monkeypatch.setattr(compute.Sources, "fetch", fake_fetch)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-the-environment")
+    api.objects[f"/api/v1/namespaces/{NS}/secrets/creds"] = {"data": {
+        "AWS_ACCESS_KEY_ID": base64.b64encode(b"id").decode(),
+        "AWS_SECRET_ACCESS_KEY": base64.b64encode(b"from-the-secret").decode()}}
+    submit(api, {"url": "s3://bucket/a.npy", "credentialsSecret": "creds"})
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_INVALID_INPUT
+    assert seen["AWS_SECRET_ACCESS_KEY"] == "from-the-secret"
+    assert "from-the-secret" not in json.dumps(term())
+
+
+def test_an_unreachable_source_is_transient_with_code_4(api, term, monkeypatch):
+    submit(api, {"url": "http://127.0.0.1:9/x.npy"})
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_TRANSIENT
+    assert term()["errors"][0].startswith("TransientError: ")
+    assert not api.config_maps(C.ROLE_RESULT)  # a retried index records nothing yet
 
 
 @pytest.mark.parametrize(
     ("computation", "field"),
     [
-        ({"coefficient": 4}, "computation.coefficient"),
-        ({"maxDimension": -1}, "computation.maxDimension"),
-        ({"threshold": 0}, "computation.threshold"),
-        ({"complex": "alpha"}, "computation.complex"),
-        ({"features": ["diagrams", "silhouettes"]}, "computation.features"),
+        ({"coefficient": 4}, "spec.computation.coefficient"),
+        ({"maxDimension": -1}, "spec.computation.maxDimension"),
+        ({"threshold": 0}, "spec.computation.threshold"),
+        ({"threshold": 1e309}, "spec.computation.threshold"),
+        ({"complex": "alpha"}, "spec.computation.complex"),
+        ({"features": ["diagrams", "silhouettes"]}, "spec.computation.features"),
+        ({"metric": "hamming"}, "spec.computation.metric"),
     ],
 )
-def test_invalid_computation_is_invalid_input_naming_the_field(tmp_path, term, computation, field):
-    spec = make_spec(tmp_path, [inline(0, circle(5))], **computation)
-    assert compute.main(["run", "--spec", str(spec)]) == C.EXIT_INVALID_INPUT
-    assert field in term()["error"]
+def test_invalid_computation_is_invalid_input_naming_the_field(api, term, monkeypatch, computation, field):
+    submit(api, inline_points(circle(5)), **computation)
+    assert run_index(monkeypatch, 0, 1) == C.EXIT_INVALID_INPUT
+    assert field in term()["errors"][0]
 
 
-def test_index_outside_the_shards_is_invalid(tmp_path, term):
-    spec = make_spec(tmp_path, [inline(0, circle(5))], shards=2)
-    assert compute.main(["run", "--spec", str(spec), "--index", "2"]) == C.EXIT_INVALID_INPUT
+def test_a_replaced_tdajob_is_not_computed(api, term, monkeypatch):
+    submit(api, inline_points(circle(5)))
+    api.objects[TDAJOB_PATH]["metadata"]["uid"] = "another"
+    assert run_index(monkeypatch, 0, 1) == 1
+    assert term()["errors"][0].startswith("PlatformError: ")
 
 
-def test_unreadable_spec_is_a_crash_not_invalid_input(tmp_path, term):
-    assert compute.main(["run", "--spec", str(tmp_path / "missing.json")]) == 1
-    assert term()["error"].startswith("InternalError: ")
+def test_a_pod_without_identity_is_a_platform_error(term, monkeypatch):
+    monkeypatch.delenv(C.ENV_TDAJOB_NAME, raising=False)
+    assert compute.main(["run", "--index", "0"]) == 1
+    assert term()["errors"][0].startswith("PlatformError: ")
 
 
-# --------------------------------------------------------------------------- termination message
-
-
-def test_termination_message_fits_in_4096_bytes_even_with_a_huge_error():
-    text = compute.termination_message(3, 100, 90, 10, [10**6] * 9, [1.23456789] * 9, 12.5,
-                                       "s3://bucket/" + "p" * 200, "InvalidInput: " + "é" * 10_000)
+def test_termination_message_fits_in_4096_bytes_even_with_huge_errors():
+    outcome = compute.Outcome(3, total=100, datasets=100)
+    outcome.failures = [{"id": str(i), "error": "InvalidInput: " + "é" * 5000} for i in range(3)]
+    text = compute.termination_message(outcome.record())
     assert len(text.encode()) <= C.TERMINATION_MESSAGE_MAX_BYTES
-    msg = json.loads(text)
-    assert set(msg) <= set(C.TERMINATION_MESSAGE_KEYS)
-    assert msg["error"].startswith("InvalidInput: ") and msg["error"].endswith("...")
-    assert msg["intervalCounts"] == [10**6] * 9 and msg["v"] == 1
-
-
-def test_termination_message_keys_follow_the_contract():
-    msg = json.loads(compute.termination_message(0, 1, 1, 0, [3, 1], [0.5, 0.25], 0.1, "configmap:j-result-0"))
-    assert list(msg) == [k for k in C.TERMINATION_MESSAGE_KEYS if k != "error"]
-    assert " " not in compute.termination_message(0, 1, 1, 0, [3], [0.5], 0.1, "x")  # compact
+    record = json.loads(text)
+    assert set(record) == set(C.OUTCOME_KEYS) and record["v"] == C.OUTCOME_VERSION
+    assert all(e.endswith("...") for e in record["errors"])
 
 
 # --------------------------------------------------------------------------- features, cubical, local
 
 
 @needs_rips
-def test_requested_features_are_in_json_and_npz(tmp_path, term):
+def test_requested_features_are_in_json_and_npz(api, term, tmp_path, monkeypatch):
     names = [n for n in tres._FEATURE_FUNCTIONS if hasattr(tda_core, tres._FEATURE_FUNCTIONS[n])]
     if len(names) < 4:
         pytest.skip("tda_core vectorizations not built")
     out = tmp_path / "out"
-    spec = make_spec(tmp_path, [inline(0, circle(30))], output=out.as_uri(), features=["diagrams", *names])
-    assert compute.main(["run", "--spec", str(spec)]) == 0
-    doc = json.loads((out / "ds-0.json").read_text())
-    npz = np.load(out / "ds-0.npz")
+    submit(api, inline_points(circle(30)), output="file://" + str(out) + "/", features=["diagrams", *names])
+    assert run_index(monkeypatch, 0, 1) == 0
+    doc = json.loads((out / "inline.json").read_text())
+    npz = np.load(out / "inline.npz")
     for name in names:
         assert len(doc["features"][name]) == 2  # one per dimension
         assert f"{name}_1" in npz.files
@@ -269,19 +359,18 @@ def test_requested_features_are_in_json_and_npz(tmp_path, term):
     lo, hi = doc["featureParameters"]["bettiCurves"]["sampleRange"]
     dgms = tres.diagrams_from_json(doc["diagrams"])
     assert lo == 0.0 and hi == pytest.approx(max(d[np.isfinite(d[:, 1]), 1].max() for d in dgms))
-    # The circle's loop is alive in the middle of the range: Betti-1 reaches 1 there.
-    assert max(doc["features"]["bettiCurves"][1]) >= 1
+    assert max(doc["features"]["bettiCurves"][1]) >= 1  # the circle's loop
     assert doc["features"]["entropy"][0] > 0
+    assert doc["job"]["uid"] == UID
 
 
 @needs_cubical
-def test_cubical_image_inline(tmp_path, term):
+def test_cubical_image_inline(api, term, monkeypatch):
     img = np.zeros((7, 7))
     img[1:6, 1:6] = 1.0
     img[3, 3] = 0.0  # a ring of high values around a hole: one H1 class
-    spec = make_spec(tmp_path, [{"id": "img", "inline": {"image": img.tolist()}}], output=(tmp_path / "o").as_uri(),
-                     complex="cubical", maxDimension=1)
-    assert compute.main(["run", "--spec", str(spec)]) == 0
+    submit(api, {"inline": {"points": img.tolist()}}, complex="cubical", maxDimension=1)
+    assert run_index(monkeypatch, 0, 1) == 0
     assert len(term()["intervalCounts"]) == 2
 
 
@@ -311,53 +400,7 @@ def test_help_names_the_exit_codes(capsys):
     assert "3 invalid input" in out and "4 transient" in out
 
 
-def test_gzip_is_deterministic_so_reapplying_changes_nothing():
+def test_gzip_is_deterministic_so_a_retry_writes_the_same_bytes():
     r = tres.DatasetResult("a", "points", 3, [np.array([[0.0, np.inf], [0.0, 1.0]])])
     assert tres.shard_json_gz([r], []) == tres.shard_json_gz([r], [])
     assert gzip.decompress(tres.shard_json_gz([r], [])).startswith(b'{"v":1')
-
-
-@needs_rips
-def test_file_prefix_listing_is_done_by_the_pods(tmp_path, term):
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(5):
-        np.save(data / f"c{i}.npy", np.array(circle(12, seed=i)))
-    (data / "README").write_text("not a dataset")
-    out = tmp_path / "out"
-    spec = json.loads(make_spec(tmp_path, [], shards=2, output=out.as_uri()).read_text())
-    spec["listing"] = {"urlPrefix": data.as_uri() + "/", "pattern": "*.npy", "limit": None}
-    (tmp_path / "job.json").write_text(json.dumps(spec))
-    for index, expected in ((0, 3), (1, 2)):
-        assert compute.main(["run", "--spec", str(tmp_path / "job.json"), "--index", str(index)]) == 0
-        assert term()["succeeded"] == expected
-    assert sorted(p.name for p in out.iterdir() if p.suffix == ".json") == [f"c{i}.npy.json" for i in range(5)]
-
-
-def test_sigterm_still_writes_the_termination_message(tmp_path):
-    """A suspended, deleted or timed-out pod still says how far it got."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-
-    listener = socket.socket()  # accepts the connection but never answers
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    listener.settimeout(60)
-    spec = make_spec(tmp_path, [{"id": "slow", "url": f"http://127.0.0.1:{listener.getsockname()[1]}/slow.npy"}])
-    term_path = tmp_path / "term"
-    env = dict(os.environ, TDA_TERMINATION_LOG=str(term_path), TDA_HTTP_TIMEOUT="60")
-    proc = subprocess.Popen([sys.executable, "-m", "tda_core.compute", "run", "--spec", str(spec)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        conn, _ = listener.accept()  # the worker is inside its fetch now
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 128 + signal.SIGTERM
-        conn.close()
-    finally:
-        proc.kill()
-        listener.close()
-    msg = json.loads(term_path.read_text())
-    assert msg["error"].startswith("Terminated: ") and msg["datasets"] == 1
