@@ -64,6 +64,7 @@ ENV_SHARDS: Final = "TDA_SHARDS"
 ENV_MAX_DOWNLOAD_BYTES: Final = "TDA_MAX_DOWNLOAD_BYTES"
 ENV_ALLOW_HTTP: Final = "TDA_ALLOW_HTTP"
 ENV_MAX_REDIRECTS: Final = "TDA_MAX_REDIRECTS"
+ENV_SERVICE_ACCOUNT: Final = "TDA_SERVICE_ACCOUNT"  # named in messages about the pod's own rights
 #: Keys the worker reads from ``spec.input.credentialsSecret`` (through the API, with its own token).
 CREDENTIAL_KEYS: Final = (
     "AWS_ACCESS_KEY_ID",

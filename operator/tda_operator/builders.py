@@ -136,7 +136,7 @@ def _worker_env(tdajob: TDAJob, settings: Settings, shards: int) -> list[dict[st
         contract.ENV_MAX_DOWNLOAD_BYTES: str(settings.max_download_bytes),
         contract.ENV_ALLOW_HTTP: "true" if settings.allow_http else "false",
         contract.ENV_MAX_REDIRECTS: str(settings.max_redirects),
-        "TDA_SERVICE_ACCOUNT": settings.worker_service_account,
+        contract.ENV_SERVICE_ACCOUNT: settings.worker_service_account,
         "HOME": contract.SCRATCH_DIR,
         "TMPDIR": contract.SCRATCH_DIR,
     }

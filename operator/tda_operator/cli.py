@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import logging
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ def _run(args: argparse.Namespace) -> int:
         flush=True,
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
+    if not args.verbose:  # one line per watch event says nothing an operator needs
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     kopf.run(
         clusterwide=clusterwide,
         namespaces=[] if clusterwide else namespaces,

@@ -439,6 +439,10 @@ def compute_status(tdajob: TDAJob, observed: Observed, now: str) -> TDAJobStatus
             if missing > 0:
                 message += f"; {missing} index records are missing"
             return _status(tdajob, Phase.succeeded.value, "Completed", message, now, completionTime=when, **common)
+        if progress.total:  # the run is over: whatever did not succeed has failed
+            failed_all = max(progress.failed, progress.total - progress.succeeded)
+            text = f"{progress.succeeded}/{progress.total} ({failed_all} failed)"
+            common["progress"] = progress = progress.model_copy(update={"failed": failed_all, "text": text})
         failed_indexes = parse_index_ranges(job_status.get("failedIndexes"))
         errors = _index_errors(observed, failed_indexes or {i for i, o in observed.totals.outcomes.items() if o.errors})
         reason = _failure_reason(failed or {}, errors)

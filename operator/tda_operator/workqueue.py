@@ -49,12 +49,16 @@ class WorkQueue:
 
     def add(self, key: Hashable) -> None:
         with self._wake:
-            if key in self._active:
-                self._dirty.add(key)
-            elif key not in self._queued:
-                self._queued.add(key)
-                self._ready.append(key)
-                self._wake.notify()
+            self._enqueue(key)
+
+    def _enqueue(self, key: Hashable) -> None:
+        """With the lock held: in line once, or marked to go again when its current turn ends."""
+        if key in self._active:
+            self._dirty.add(key)
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._ready.append(key)
+            self._wake.notify()
 
     def add_after(self, key: Hashable, delay: float) -> None:
         with self._wake:
@@ -79,11 +83,7 @@ class WorkQueue:
                     if self._due.get(key) != due:
                         continue  # superseded by an earlier timer
                     del self._due[key]
-                    if key in self._active:
-                        self._dirty.add(key)
-                    elif key not in self._queued:
-                        self._queued.add(key)
-                        self._ready.append(key)
+                    self._enqueue(key)
                 if self._ready:
                     key = self._ready.pop(0)
                     self._queued.discard(key)
@@ -111,9 +111,6 @@ class WorkQueue:
                 self._active.discard(key)
                 if key in self._dirty:
                     self._dirty.discard(key)
-                    if key not in self._queued:
-                        self._queued.add(key)
-                        self._ready.append(key)
-                        self._wake.notify()
+                    self._enqueue(key)
             if again is not None:
                 self.add_after(key, again)

@@ -587,6 +587,9 @@ def test_failed_for_the_job_s_own_reason(job_reason, reason):
     assert (status.phase, status.reason) == ("Failed", reason)
     assert status.completionTime == "2026-01-01T00:05:00Z"
     assert status.progress.succeeded == 2
+    # The run is over: the datasets that never ran failed with it.
+    assert (status.progress.failed, status.progress.running) == (2, 0)
+    assert status.progress.text == "2/4 (2 failed)"
 
 
 def test_long_failure_messages_are_capped():

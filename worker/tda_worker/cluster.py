@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any
 
+from tda_contract import API_VERSION, TDAJOB_PLURAL
+
 from .formats import InvalidInput, TransientError
 
 #: (connect, read) seconds for every call.
@@ -58,7 +60,8 @@ class Cluster:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            result: dict[str, Any] = self._call("GET", f"/apis/tda.io/v1alpha1/namespaces/{namespace}/tdajobs/{name}")
+            path = f"/apis/{API_VERSION}/namespaces/{namespace}/{TDAJOB_PLURAL}/{name}"
+            result: dict[str, Any] = self._call("GET", path)
         except ApiException as error:
             if self._status_of(error) == 404:
                 raise PlatformError("the TDAJob is gone; nothing to compute") from None

@@ -334,7 +334,7 @@ def _run_index(cluster: Cluster, run_id: RunIdentity, shards: int, outcome: Outc
     source = spec.get("input") or {}
     comp = Computation.from_spec(spec.get("computation") or {}, default_threads())
     secret_name = source.get("credentialsSecret")
-    service_account = os.environ.get("TDA_SERVICE_ACCOUNT", C.WORKER_SERVICE_ACCOUNT)
+    service_account = os.environ.get(C.ENV_SERVICE_ACCOUNT, C.WORKER_SERVICE_ACCOUNT)
     credentials = cluster.secret(run_id.namespace, secret_name, service_account) if secret_name else {}
     sources = Sources(Limits.from_env(), S3Credentials(credentials))
     listing = source.get("datasets") or {}

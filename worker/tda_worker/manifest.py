@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tda_contract import (
+    API_VERSION,
     FIELD_MANAGER_WORKER,
     LABEL_INDEX,
     LABEL_MANAGED_BY,
@@ -28,6 +29,7 @@ from tda_contract import (
     MANIFEST_VERSION,
     ROLE_MANIFEST,
     ROLE_MANIFEST_CHUNK,
+    TDAJOB_KIND,
     manifest_chunk_name,
     manifest_config_map_name,
 )
@@ -48,7 +50,7 @@ class RunIdentity:
     uid: str
 
     def owner(self) -> dict[str, Any]:
-        return {"apiVersion": "tda.io/v1alpha1", "kind": "TDAJob", "name": self.name, "uid": self.uid,
+        return {"apiVersion": API_VERSION, "kind": TDAJOB_KIND, "name": self.name, "uid": self.uid,
                 "controller": True}
 
     def metadata(self, name: str, role: str, index: int | None = None) -> dict[str, Any]:
