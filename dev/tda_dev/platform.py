@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from . import node_agent, objectstore, operator_service, paths
+from . import kafka, node_agent, objectstore, operator_service, paths
 from .binaries import ensure_binaries
 from .net import LOOPBACK, free_port
 from .pki import Pki, ensure_pki
@@ -364,6 +364,37 @@ def _crds_installed(ctx: Context) -> bool:
     return ctx.state.get("crds") == _crds_digest() or not _crd_files()
 
 
+def _install_thirdparty_crds(ctx: Context) -> None:
+    """Strimzi's KafkaTopic and the Flink operator's FlinkDeployment CRDs: the real schemas."""
+    from . import thirdparty_crds
+
+    files = thirdparty_crds.ensure()
+    args = [a for f in files for a in ("-f", str(f))]
+    ctx.kubectl("apply", "--server-side", "--force-conflicts", *args)
+    deadline = time.monotonic() + 60
+    # `wait` fails outright while a fresh CRD has no status yet: ask again.
+    while ctx.kubectl("wait", "--for=condition=Established", "--timeout=10s", *args, check=False).returncode:
+        if time.monotonic() > deadline:
+            raise PlatformError("the Strimzi and Flink CRDs did not become Established within 60 s")
+        time.sleep(1)
+    ctx.state["thirdparty-crds"] = thirdparty_crds.key()
+
+
+def _thirdparty_crds_installed(ctx: Context) -> bool:
+    from . import thirdparty_crds
+
+    return bool(ctx.state.get("thirdparty-crds") == thirdparty_crds.key())
+
+
+def _strimzi_standin(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tda_dev.strimzi_standin", "--kubeconfig", str(ctx.kubeconfig),
+            "--bootstrap", kafka.bootstrap(ctx), "--ready", str(ctx.path("strimzi-standin.ready"))]
+
+
+def _strimzi_standin_setup(ctx: Context) -> None:
+    ctx.path("strimzi-standin.ready").unlink(missing_ok=True)
+
+
 def _healthz(port_name: str) -> Callable[[Context], bool]:
     return lambda ctx: _http_ok(f"https://{LOOPBACK}:{ctx.port(port_name)}/healthz", _insecure())
 
@@ -393,6 +424,13 @@ COMPONENTS: list[Component] = [
     Component(objectstore.COMPONENT, argv=objectstore.argv, ready=objectstore.serving, timeout=60.0,
               restartable=True),
     Component("object-store-bucket", setup=objectstore.setup_bucket, ready=objectstore.bucket_ready),
+    # Kafka (a real KRaft broker), the real Strimzi and Flink CRDs, and the stand-in for
+    # Strimzi's topic operator (Strimzi itself needs container images).
+    Component("thirdparty-crds", setup=_install_thirdparty_crds, ready=_thirdparty_crds_installed, timeout=600.0),
+    Component(kafka.COMPONENT, argv=kafka.argv, setup=kafka.setup, ready=kafka.ready, timeout=120.0,
+              stop_grace=15.0),
+    Component("strimzi-standin", argv=_strimzi_standin, setup=_strimzi_standin_setup,
+              ready=lambda ctx: ctx.path("strimzi-standin.ready").exists(), restartable=True),
     # The TDA operator (kopf) under its own ServiceAccount, watching all namespaces, and the
     # admission policy for its workers; TDA_DEV_OPERATOR=0 leaves the operator out.
     Component("tda-operator-identity", setup=operator_service.install, ready=operator_service.installed),
@@ -738,10 +776,14 @@ def env_lines() -> list[str]:
     assets = os.environ.get("KUBEBUILDER_ASSETS")
     if assets and any((Path(assets) / n).exists() for n in ENVTEST):
         dirs.insert(0, assets)
-    return [
+    lines = [
         f"export KUBECONFIG={shlex.quote(str(kubeconfig))}",
         f'export PATH={shlex.quote(":".join(dirs))}:"$PATH"',
     ]
+    if not external:
+        with contextlib.suppress(kafka.KafkaError):
+            lines.append(f"export TDA_KAFKA_BOOTSTRAP={kafka.bootstrap_servers()}")
+    return lines
 
 
 __all__ = [

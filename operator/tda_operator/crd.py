@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from .models import (
     GROUP,
     TDAJOB_OBJECT_RULES,
+    TDASTREAM_OBJECT_RULES,
     VERSION,
     TDAJobSpec,
     TDAJobStatus,
@@ -206,14 +207,16 @@ def tdastream_crd() -> dict[str, Any]:
         kind="TDAStream",
         plural="tdastreams",
         short_name="tdas",
-        description="TDAStream computes topological features over sliding windows of a Kafka stream.",
+        description="TDAStream computes topological features over windows of a Kafka stream with Apache Flink.",
         spec_model=TDAStreamSpec,
         status_model=TDAStreamStatus,
+        object_rules=TDASTREAM_OBJECT_RULES,
         printer_columns=[
             _column("Phase", ".status.phase"),
-            _column("Input", ".spec.kafka.inputTopic"),
-            _column("Output", ".spec.kafka.outputTopic"),
-            _column("Windows", ".status.windowsProcessed", "integer", priority=1),
+            _column("Input", ".spec.kafka.input.topic"),
+            _column("Output", ".spec.kafka.output.topic"),
+            _column("Flink", ".status.flink.jobState"),
+            _column("Reason", ".status.reason", priority=1),
             _column("Age", ".metadata.creationTimestamp", "date"),
         ],
     )

@@ -14,17 +14,22 @@ from typing import Any
 import kopf
 import tda_contract as contract
 
+from . import streams
 from .cache import Cache
 from .reconcile import Reconciler
 from .settings import FIELD_MANAGER, Settings
+from .stream_reconcile import StreamReconciler
 
 SETTINGS = Settings.from_env()
 CACHE = Cache()
-RECONCILER = Reconciler(CACHE, SETTINGS, workers=int(os.environ.get("TDA_OPERATOR_WORKERS", "4")))
+# Reconciles mostly wait on the API server: many threads, little CPU.
+RECONCILER = Reconciler(CACHE, SETTINGS, workers=int(os.environ.get("TDA_OPERATOR_WORKERS", "16")))
 
 JOB_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{contract.LABEL_TDAJOB}"
 POD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{contract.LABEL_TDAJOB}"
 RECORD_SELECTOR = f"{contract.LABEL_TDAJOB},{contract.LABEL_ROLE} in ({','.join(contract.WATCHED_ROLES)})"
+STREAMS = StreamReconciler(SETTINGS)
+STREAM_CHILD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{streams.LABEL_TDASTREAM}"
 
 
 @kopf.on.startup()
@@ -33,6 +38,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.label_selectors["batch/v1/jobs"] = JOB_SELECTOR
     settings.watching.label_selectors["v1/pods"] = POD_SELECTOR
     settings.watching.label_selectors["v1/configmaps"] = RECORD_SELECTOR
+    settings.watching.label_selectors["kafka.strimzi.io/kafkatopics"] = STREAM_CHILD_SELECTOR
+    settings.watching.label_selectors["flink.apache.org/flinkdeployments"] = STREAM_CHILD_SELECTOR
     # Long watches end server-side before the client gives up; a dead connection is noticed.
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
@@ -44,6 +51,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.name = os.environ.get("TDA_OPERATOR_PEERING", "tda-operator")
     settings.peering.clusterwide = True
     RECONCILER.start()
+    STREAMS.queue.start()
 
 
 def _owner_key(body: kopf.Body, namespace: str | None) -> tuple[str, str] | None:
@@ -84,6 +92,30 @@ def record_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, *
     role = (body.get("metadata", {}).get("labels") or {}).get(contract.LABEL_ROLE, "")
     CACHE.set_record(key, str(owners[0]), role, dict(body), deleted=event.get("type") == "DELETED")
     RECONCILER.queue.add(key)
+
+
+@kopf.on.event(contract.GROUP, contract.VERSION, contract.TDASTREAM_PLURAL)
+def tdastream_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any) -> None:
+    STREAMS.set_stream((namespace or "default", name or ""), None if event.get("type") == "DELETED" else dict(body))
+
+
+def _stream_key(body: kopf.Body, namespace: str | None) -> tuple[str, str] | None:
+    name = (body.get("metadata", {}).get("labels") or {}).get(streams.LABEL_TDASTREAM)
+    return (namespace or "default", name) if name else None
+
+
+@kopf.on.event("kafka.strimzi.io", "kafkatopics")
+def kafka_topic_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    key = _stream_key(body, namespace)
+    if key is not None:
+        STREAMS.set_topic(key, dict(body), deleted=event.get("type") == "DELETED")
+
+
+@kopf.on.event("flink.apache.org", "flinkdeployments")
+def flink_deployment_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    key = _stream_key(body, namespace)
+    if key is not None:
+        STREAMS.set_deployment(key, dict(body), deleted=event.get("type") == "DELETED")
 
 
 logging.getLogger("kubernetes").setLevel(logging.WARNING)

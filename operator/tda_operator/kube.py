@@ -13,20 +13,24 @@ from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
-from tda_contract import API_VERSION, TDAJOB_KIND, TDAJOB_PLURAL
+from tda_contract import API_VERSION, TDAJOB_KIND, TDAJOB_PLURAL, TDASTREAM_KIND, TDASTREAM_PLURAL
 
 from .settings import FIELD_MANAGER
 
 #: (connect, read) seconds for every call.
 REQUEST_TIMEOUT = (5, 30)
 
-_PATHS = {
-    ("batch/v1", "Job"): "/apis/batch/v1/namespaces/{namespace}/jobs/{name}",
-    ("v1", "ServiceAccount"): "/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
-    ("rbac.authorization.k8s.io/v1", "Role"): "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}",
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"):
-        "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/{name}",
-    (API_VERSION, TDAJOB_KIND): f"/apis/{API_VERSION}/namespaces/{{namespace}}/{TDAJOB_PLURAL}/{{name}}",
+#: Resource (plural) of every kind the operator reads or writes.
+PLURALS = {
+    "Job": "jobs",
+    "ServiceAccount": "serviceaccounts",
+    "Role": "roles",
+    "RoleBinding": "rolebindings",
+    "Event": "events",
+    TDAJOB_KIND: TDAJOB_PLURAL,
+    TDASTREAM_KIND: TDASTREAM_PLURAL,
+    "KafkaTopic": "kafkatopics",
+    "FlinkDeployment": "flinkdeployments",
 }
 
 
@@ -43,9 +47,9 @@ def api_client() -> kubernetes.client.ApiClient:
 
 
 def _path(obj: dict[str, Any], subresource: str = "") -> str:
-    template = _PATHS[(obj["apiVersion"], obj["kind"])]
-    meta = obj["metadata"]
-    return template.format(namespace=meta["namespace"], name=meta["name"]) + subresource
+    api_version, meta = obj["apiVersion"], obj["metadata"]
+    root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{root}/namespaces/{meta['namespace']}/{PLURALS[obj['kind']]}/{meta['name']}{subresource}"
 
 
 def _call(method: str, path: str, body: Any = None, query: list[tuple[str, str]] | None = None,
@@ -78,11 +82,12 @@ def apply(obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
     return result
 
 
-def apply_status(namespace: str, name: str, resource_version: str, status: dict[str, Any]) -> dict[str, Any]:
-    """Write a TDAJob's status, only over the version it was computed from (409 otherwise)."""
+def apply_status(namespace: str, name: str, resource_version: str, status: dict[str, Any],
+                 kind: str = TDAJOB_KIND) -> dict[str, Any]:
+    """Write a TDAJob's (or TDAStream's) status, only over the version it was computed from (409 otherwise)."""
     body = {
         "apiVersion": API_VERSION,
-        "kind": TDAJOB_KIND,
+        "kind": kind,
         "metadata": {"name": name, "namespace": namespace, "resourceVersion": resource_version},
         "status": status,
     }
@@ -99,6 +104,17 @@ def get(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any
         if error.status == 404:
             return None
         raise
+
+
+def served_versions(group: str) -> list[str]:
+    """The versions of an API group the cluster serves (discovery); [] when it serves none."""
+    try:
+        result = _call("GET", f"/apis/{group}")
+    except ApiException as error:
+        if error.status == 404:
+            return []
+        raise
+    return [str(v.get("version")) for v in (result or {}).get("versions") or []]
 
 
 def job_creation_events(namespace: str, job_uid: str) -> list[dict[str, Any]]:

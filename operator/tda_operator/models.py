@@ -502,90 +502,233 @@ class TDAJob(_Model):
 
 # ------------------------------------------------------------------------------ TDAStream
 
+KAFKA_TOPIC_PATTERN = r"^[a-zA-Z0-9._-]+$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DURATION_PATTERN = r"^([0-9]+(ms|s|m|h))+$"
+FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+#: TDAStream names become KafkaTopic and FlinkDeployment names with short suffixes.
+MAX_TDASTREAM_NAME_LENGTH = 45
 
-class EmbeddingKind(enum.StrEnum):
-    none = "none"
-    takens = "takens"
+# A duration as Kubernetes CEL reads it ("500ms", "10s", "2m", "1h30m").
+Duration = Annotated[str, Field(max_length=32, pattern=DURATION_PATTERN)]
 
 
-class KafkaTopics(_Model):
-    cluster: str = Field(
-        max_length=MAX_NAME_LENGTH,
-        pattern=DNS_SUBDOMAIN_PATTERN,
-        description="Strimzi Kafka cluster (label strimzi.io/cluster of the KafkaTopics).",
+class TopicRetention(enum.StrEnum):
+    delete = "Delete"
+    retain = "Retain"
+
+
+class WindowType(enum.StrEnum):
+    sliding = "sliding"
+    tumbling = "tumbling"
+    count_ = "count"  # `count` would shadow str.count
+
+
+class StreamFeature(enum.StrEnum):
+    total_persistence = "totalPersistence"
+    entropy = "entropy"
+    top_pairs = "topPairs"
+    betti_numbers = "bettiNumbers"
+    change_score = "changeScore"
+
+
+class UpgradeMode(enum.StrEnum):
+    stateless = "stateless"
+    savepoint = "savepoint"
+    last_state = "last-state"
+
+
+class FlinkVersion(enum.StrEnum):
+    """What the pinned Flink Kubernetes Operator API (1.10) accepts as spec.flinkVersion."""
+
+    v1_18 = "v1_18"
+    v1_19 = "v1_19"
+    v1_20 = "v1_20"
+
+
+class Topic(_Model):
+    topic: str = Field(max_length=249, pattern=KAFKA_TOPIC_PATTERN, description="Kafka topic name.")
+    create: bool = Field(default=True, description="Create it as a Strimzi KafkaTopic owned by this TDAStream.")
+    partitions: int = Field(default=6, ge=1, le=10_000, description="Partitions (when created).")
+    replicas: int = Field(default=3, ge=1, le=32, description="Replication factor (when created).")
+    config: dict[str, Annotated[str, Field(max_length=1024, description="A topic configuration value.")]] = Field(
+        default_factory=dict,
+        json_schema_extra={"maxProperties": 64},
+        description="Topic configuration (when created), e.g. retention.ms: '604800000'.",
     )
-    bootstrapServers: str | None = Field(
-        default=None, max_length=1024, description="host:port list; default: the cluster's bootstrap service."
-    )
-    inputTopic: str = Field(
-        max_length=249, pattern=r"^[a-zA-Z0-9._-]+$", description="Topic the samples are read from."
-    )
-    outputTopic: str = Field(
-        max_length=249, pattern=r"^[a-zA-Z0-9._-]+$", description="Topic the per-window features are written to."
-    )
-    partitions: int = Field(default=1, ge=1, le=1000, description="Partitions of the topics the operator creates.")
 
 
-class Window(_Model):
+_STREAM_KAFKA_RULES: list[Any] = [
+    *(cel(f"self.{t}.topic == oldSelf.{t}.topic", f"spec.kafka.{t}.topic is immutable", f".{t}.topic")
+      for t in ("input", "output")),
+    cel("self.input.topic != self.output.topic",
+        "spec.kafka.output.topic must differ from spec.kafka.input.topic", ".output.topic"),
+    cel("!has(self.deadLetter) || (self.deadLetter.topic != self.input.topic && "
+        "self.deadLetter.topic != self.output.topic)",
+        "spec.kafka.deadLetter.topic must differ from the input and output topics", ".deadLetter.topic"),
+]
+
+
+class StreamKafka(_Model):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _STREAM_KAFKA_RULES})
+
+    clusterRef: str = Field(
+        max_length=63, pattern=DNS_LABEL_PATTERN,
+        description="The Strimzi Kafka cluster (label strimzi.io/cluster of the KafkaTopics).",
+    )
+    bootstrapServers: str = Field(
+        default="", max_length=1024, pattern=r"^$|^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$",
+        description="host:port list; default <clusterRef>-kafka-bootstrap:9092.",
+    )
+    input: Topic = Field(description="Where the records come from.")
+    output: Topic = Field(description="Where the per-window features go.")
+    deadLetter: Topic | None = Field(default=None, description="Where malformed records go, with the reason.")
+    topicRetention: TopicRetention = Field(
+        default=TopicRetention.delete,
+        description="Delete: created topics go with the TDAStream. Retain: they are detached (strimzi.io/managed=false) first.",
+    )
+
+
+class RecordFormat(enum.StrEnum):
+    json = "json"
+
+
+class StreamRecord(_Model):
+    format: RecordFormat = Field(default=RecordFormat.json, description="Encoding of the input records.")
+    keyField: str = Field(default="key", max_length=128, pattern=FIELD_NAME_PATTERN,
+                          description="Field that names the series (one window sequence per key).")
+    timestampField: str | None = Field(
+        default=None, max_length=128, pattern=FIELD_NAME_PATTERN,
+        description="Event-time field (epoch milliseconds); default: the Kafka record timestamp.",
+    )
+    valueFields: list[Annotated[str, Field(max_length=128, pattern=FIELD_NAME_PATTERN)]] = Field(
+        default_factory=lambda: ["value"], min_length=1, max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": ["value"]},
+        description="Numeric fields: one scalar series, or the coordinates of each record as a point.",
+    )
+
+
+class StreamWindow(_Model):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("self.slide <= self.size", "spec.window.slide must not exceed spec.window.size", ".slide")
+                cel("self.type == 'count' || (has(self.size) && has(self.slide) || self.type == 'tumbling' && has(self.size))",
+                    "spec.window: time windows need size (and slide unless tumbling)"),
+                cel("self.type != 'count' || has(self.sizeRecords)",
+                    "spec.window.sizeRecords is required for count windows", ".sizeRecords"),
+                cel("!has(self.size) || duration(self.size) > duration('0s')",
+                    "spec.window.size must be positive", ".size"),
+                cel("!has(self.slide) || duration(self.slide) > duration('0s')",
+                    "spec.window.slide must be positive", ".slide"),
+                cel("!has(self.size) || !has(self.slide) || duration(self.slide) <= duration(self.size)",
+                    "spec.window.slide must not exceed spec.window.size", ".slide"),
+                cel("!has(self.sizeRecords) || !has(self.slideRecords) || self.slideRecords <= self.sizeRecords",
+                    "spec.window.slideRecords must not exceed spec.window.sizeRecords", ".slideRecords"),
+                cel("!has(self.size) || duration(self.size) <= duration('24h')",
+                    "spec.window.size may be at most 24h", ".size"),
             ]
         }
     )
 
-    size: int = Field(ge=2, le=100_000, description="Samples per window.")
-    slide: int = Field(ge=1, le=100_000, description="Samples between the starts of consecutive windows.")
+    type: WindowType = Field(default=WindowType.sliding, description="sliding, tumbling or count.")
+    size: Duration | None = Field(default=None, description="Window length in event time (sliding, tumbling), e.g. 10s.")
+    slide: Duration | None = Field(default=None, description="Time between window starts (sliding), e.g. 2s.")
+    sizeRecords: int | None = Field(default=None, ge=2, le=100_000, description="Records per window (count).")
+    slideRecords: int | None = Field(default=None, ge=1, le=100_000, description="Records between window starts (count).")
+    allowedLateness: Duration = Field(default="0s", description="How late a record may be and still count.")
 
 
-class Embedding(_Model):
-    kind: EmbeddingKind = Field(
-        default=EmbeddingKind.takens,
-        description="takens: delay-embed a scalar series; none: samples are already points.",
+class StreamEmbedding(_Model):
+    dimension: int = Field(default=3, ge=1, le=64, description="Delay-embedding dimension.")
+    delay: int = Field(default=1, ge=1, le=10_000, description="Delay between coordinates, in records.")
+
+
+class StreamComputation(_Model):
+    maxDimension: int = Field(default=1, ge=0, le=3, description="Highest homology dimension per window.")
+    threshold: float | None = Field(default=None, gt=0, description="Rips threshold; also where bettiNumbers are read.")
+    features: list[StreamFeature] = Field(
+        default_factory=lambda: list(StreamFeature),
+        min_length=1, max_length=len(StreamFeature),
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": [f.value for f in StreamFeature]},
+        description="Features per window: totalPersistence, entropy, topPairs, bettiNumbers, changeScore.",
     )
-    dimension: int = Field(default=3, ge=1, le=64, description="Embedding dimension (takens).")
-    delay: int = Field(default=1, ge=1, le=10_000, description="Delay in samples between coordinates (takens).")
+    topPairs: int = Field(default=3, ge=1, le=100, description="How many of the most persistent pairs topPairs lists.")
+
+
+class FlinkProcess(_Model):
+    resources: ResourceList | None = Field(default=None, description="cpu and memory of each process.")
+    replicas: int | None = Field(default=None, ge=1, le=1000, description="Task managers (default: from parallelism).")
+
+
+class StreamFlink(_Model):
+    image: str = Field(default="", max_length=512, description="Flink image with PyFlink and tda_core; default: the platform's.")
+    version: FlinkVersion = Field(default=FlinkVersion.v1_20, description="flinkVersion of the FlinkDeployment.")
+    parallelism: int = Field(default=2, ge=1, le=1024, description="Parallelism of the job.")
+    taskManager: FlinkProcess = Field(default_factory=FlinkProcess, json_schema_extra={"default": {}},
+                                      description="Task manager resources.")
+    jobManager: FlinkProcess = Field(default_factory=FlinkProcess, json_schema_extra={"default": {}},
+                                     description="Job manager resources.")
+    checkpointInterval: Duration = Field(default="10s", description="Checkpoints (and transactional output) this often.")
+    upgradeMode: UpgradeMode = Field(default=UpgradeMode.savepoint, description="How spec changes roll the job.")
 
 
 class TDAStreamSpec(_Model):
-    kafka: KafkaTopics = Field(description="Where samples come from and features go.")
-    window: Window = Field(description="Sliding window over the stream.")
-    embedding: Embedding = Field(
-        default_factory=Embedding, json_schema_extra={"default": {}}, description="How a window becomes a point cloud."
+    kafka: StreamKafka = Field(description="Where records come from and features go.")
+    record: StreamRecord = Field(default_factory=StreamRecord, json_schema_extra={"default": {}},
+                                 description="How to read an input record.")
+    window: StreamWindow = Field(description="Windows over each key's records.")
+    embedding: StreamEmbedding | None = Field(
+        default=None, description="Delay embedding of a scalar series; omit when each record is a point.",
     )
-    maxDimension: int = Field(default=1, ge=0, le=3, description="Highest homology dimension per window.")
-    threshold: float | None = Field(default=None, gt=0, description="Rips threshold per window; default none.")
-    features: list[Feature] = Field(
-        default_factory=lambda: [Feature.diagrams],
-        min_length=1,
-        max_length=len(Feature),
-        json_schema_extra={"x-kubernetes-list-type": "set", "default": [Feature.diagrams.value]},
-        description="Features emitted per window.",
-    )
-    parallelism: int = Field(default=1, ge=1, le=256, description="Flink parallelism of the compute operator.")
-    suspend: bool = Field(default=False, description="Stop the Flink job (with a savepoint) while true.")
+    computation: StreamComputation = Field(default_factory=StreamComputation, json_schema_extra={"default": {}},
+                                           description="What to compute per window.")
+    flink: StreamFlink = Field(default_factory=StreamFlink, json_schema_extra={"default": {}},
+                               description="The Flink job that computes.")
+    suspend: bool = Field(default=False, description="Stop the job (with a savepoint) while true.")
 
 
 class StreamPhase(enum.StrEnum):
     pending = "Pending"
+    deploying = "Deploying"
     running = "Running"
-    failed = "Failed"
     suspended = "Suspended"
+    failed = "Failed"
+
+
+class StreamTopicsStatus(_Model):
+    input: str | None = Field(default=None, description="Ready, NotReady or External (not created here).")
+    output: str | None = Field(default=None, description="Ready, NotReady or External.")
+    deadLetter: str | None = Field(default=None, description="Ready, NotReady or External.")
+
+
+class StreamFlinkStatus(_Model):
+    lifecycleState: str | None = Field(default=None, description="The FlinkDeployment's lifecycleState.")
+    jobState: str | None = Field(default=None, description="The FlinkDeployment's jobStatus.state.")
+    jobId: str | None = Field(default=None, description="The Flink job id.")
 
 
 class TDAStreamStatus(_Model):
-    phase: StreamPhase | None = Field(default=None, description="Pending, Running, Failed or Suspended.")
+    phase: StreamPhase | None = Field(default=None, description="Pending, Deploying, Running, Suspended or Failed.")
     reason: str | None = Field(default=None, description="Why the phase is what it is.")
     message: str | None = Field(default=None, description="Human-readable details.")
     conditions: list[Condition] = conditions_field("Ready and Failed, with observedGeneration.")
+    topics: StreamTopicsStatus | None = Field(default=None, description="State of each topic.")
+    flink: StreamFlinkStatus | None = Field(default=None, description="State of the Flink job.")
     flinkDeploymentName: str | None = Field(default=None, description="The child FlinkDeployment.")
-    windowsProcessed: int | None = Field(default=None, ge=0, description="Windows computed so far.")
     observedGeneration: int | None = Field(default=None, ge=0, description="Spec generation the status reflects.")
 
 
+TDASTREAM_OBJECT_RULES = [
+    cel(
+        f"size(self.metadata.name) <= {MAX_TDASTREAM_NAME_LENGTH}",
+        f"metadata.name: at most {MAX_TDASTREAM_NAME_LENGTH} characters (the FlinkDeployment and its "
+        "services are named after it); choose a shorter name",
+    )
+]
+
+
 class TDAStream(_Model):
-    """Topological features over sliding windows of a Kafka stream."""
+    """Topological features over windows of a Kafka stream."""
 
     apiVersion: str = API_VERSION
     kind: str = "TDAStream"

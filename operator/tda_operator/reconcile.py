@@ -29,6 +29,9 @@ log = logging.getLogger("tda_operator")
 
 #: A Job without pods this long is asked (once per interval) why.
 POD_CREATION_PATIENCE_SECONDS = 10.0
+#: Until the watches have surely listed everything, a Job missing from the cache is asked
+#: for before one is written (afterwards the cache is the truth: it saw every Job).
+STARTUP_SECONDS = 60.0
 FINISHING_RECHECK_SECONDS = 2.0
 
 
@@ -51,6 +54,7 @@ class Reconciler:
         self.queue = WorkQueue(self.reconcile, workers=workers)
         self._identities: set[str] = set()
         self._estimate = _estimate_rips()
+        self._started = time.monotonic()
 
     def start(self) -> None:
         self.queue.start()
@@ -121,7 +125,7 @@ class Reconciler:
         estimate = builders.estimate_input_bytes(tdajob, run.inline_points, self._estimate)
         desired = builders.build_job(tdajob, self.settings, int(estimate["bytes"]) if estimate else None)
         job = run.job
-        if job is None:  # not seen yet (e.g. at start-up): ask before writing
+        if job is None and time.monotonic() - self._started < STARTUP_SECONDS:  # maybe not listed yet
             job = kube.get("batch/v1", "Job", tdajob.metadata.namespace, desired["metadata"]["name"])
         if job is not None and not _owned_by(job, tdajob.metadata.uid):
             return None

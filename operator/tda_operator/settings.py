@@ -3,8 +3,9 @@
 ``TDA_OPERATOR_WORKER_IMAGE``, ``_IMAGE_PULL_POLICY``, ``_WORKER_SERVICE_ACCOUNT``,
 ``_INFEASIBLE_CAP_BYTES``, ``_DEFAULT_CPU_REQUEST``, ``_DEFAULT_MEMORY_REQUEST``,
 ``_MAX_DOWNLOAD_BYTES``, ``_ALLOW_HTTP``, ``_MAX_REDIRECTS``, ``_RESYNC_SECONDS``,
+``_FLINK_IMAGE``, ``_FLINK_PYTHON_JAR``,
 ``_NAMESPACES`` (comma-separated; empty: all) and ``_METRICS_PORT`` map onto :class:`Settings`.
-kopf's own tuning is in ``handlers``: ``TDA_OPERATOR_WORKERS`` (reconcile threads, default 4) and
+kopf's own tuning is in ``handlers``: ``TDA_OPERATOR_WORKERS`` (reconcile threads, default 16) and
 ``TDA_OPERATOR_PEERING`` (a ClusterKopfPeering name: run several replicas with one
 active; unset: standalone).
 """
@@ -39,6 +40,10 @@ class Settings:
     max_redirects: int = 5
     #: Every TDAJob is reconciled at least this often, events or not.
     resync_seconds: float = 300.0
+    #: Image of a TDAStream's Flink job (Flink + PyFlink + tda_core + tda_stream).
+    flink_image: str = "ghcr.io/tda-platform/flink:0.1.0"
+    #: The PyFlink driver jar inside that image.
+    flink_python_jar: str = "local:///opt/flink/opt/flink-python-1.20.3.jar"
     #: Requests when nothing can be estimated (url/datasets inputs).
     default_cpu_request: str = "100m"
     default_memory_request: str = "256Mi"
@@ -61,6 +66,8 @@ class Settings:
             allow_http=env("TDA_OPERATOR_ALLOW_HTTP", "false").lower() in ("1", "true", "yes"),
             max_redirects=int(env("TDA_OPERATOR_MAX_REDIRECTS", defaults.max_redirects)),
             resync_seconds=float(env("TDA_OPERATOR_RESYNC_SECONDS", defaults.resync_seconds)),
+            flink_image=env("TDA_OPERATOR_FLINK_IMAGE", defaults.flink_image),
+            flink_python_jar=env("TDA_OPERATOR_FLINK_PYTHON_JAR", defaults.flink_python_jar),
             default_cpu_request=env("TDA_OPERATOR_DEFAULT_CPU_REQUEST", defaults.default_cpu_request),
             default_memory_request=env("TDA_OPERATOR_DEFAULT_MEMORY_REQUEST", defaults.default_memory_request),
             namespaces=_env_list("TDA_OPERATOR_NAMESPACES"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tda_contract as contract
+from pydantic import BaseModel
 
 from .models import TERMINAL_PHASES, Condition, Phase, Progress, ResultRef, Summary, TDAJob, TDAJobStatus
 
@@ -473,7 +474,7 @@ def is_finished(status: TDAJobStatus | dict[str, Any] | None) -> bool:
     return phase in TERMINAL_PHASES
 
 
-def status_changed(old: TDAJobStatus, new: TDAJobStatus) -> bool:
+def status_changed(old: BaseModel, new: BaseModel) -> bool:
     """Whether writing ``new`` would change anything (timestamps of unchanged conditions are kept)."""
     return old.model_dump(mode="json", exclude_none=True) != new.model_dump(mode="json", exclude_none=True)
 

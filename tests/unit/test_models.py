@@ -61,8 +61,15 @@ def test_tdajob_parses_a_live_object_and_ignores_unknown_fields():
 
 def test_stream_spec():
     spec = TDAStreamSpec.model_validate(
-        {"kafka": {"cluster": "kafka", "inputTopic": "in", "outputTopic": "out"}, "window": {"size": 100, "slide": 10}}
+        {"kafka": {"clusterRef": "kafka", "input": {"topic": "in"}, "output": {"topic": "out"}},
+         "window": {"size": "10s", "slide": "2s"}}
     )
-    assert spec.embedding.kind == "takens" and spec.parallelism == 1
-    with pytest.raises(ValidationError):
-        TDAStreamSpec.model_validate({"kafka": {"cluster": "k", "inputTopic": "in"}, "window": {"size": 1, "slide": 1}})
+    assert spec.embedding is None and spec.flink.parallelism == 2 and spec.kafka.topicRetention == "Delete"
+    assert spec.kafka.input.partitions == 6 and spec.record.valueFields == ["value"]
+    assert "changeScore" in spec.computation.features
+    with pytest.raises(ValidationError):  # no output topic
+        TDAStreamSpec.model_validate({"kafka": {"clusterRef": "k", "input": {"topic": "in"}},
+                                      "window": {"size": "1s"}})
+    with pytest.raises(ValidationError):  # not a duration
+        TDAStreamSpec.model_validate({"kafka": {"clusterRef": "k", "input": {"topic": "a"}, "output": {"topic": "b"}},
+                                      "window": {"size": "ten seconds"}})
