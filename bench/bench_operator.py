@@ -95,6 +95,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +118,7 @@ def _say(message: str) -> None:
     print(f"bench-operator: {message}", file=sys.stderr, flush=True)
 
 
-def _percentile(values: list[float], q: float) -> float | None:
+def _percentile(values: Sequence[float], q: float) -> float | None:
     """Linear interpolation between closest ranks (numpy's default); None when empty."""
     if not values:
         return None
@@ -217,6 +218,7 @@ class Seen:
     phases: dict[str, float] = field(default_factory=dict)  # TDAJob: first event with each phase
     trail: list[str] = field(default_factory=list)  # TDAJob: "phase/reason" as it changed
     statuses: list[str] = field(default_factory=list)  # TDAJob: "phase/reason: message" as it changed
+    status: dict[str, Any] = field(default_factory=dict)  # TDAJob: the last status seen
     events: int = 0
     relisted: bool = False  # a stamp came from a re-list after a broken watch: not exact
 
@@ -234,6 +236,8 @@ class Watcher(threading.Thread):
         self.reconnects = 0
         self.relists = 0
         self.resource_version = ""
+        #: TDAJob status changes by the set of status fields that changed (what each status write was for).
+        self.changes: collections.Counter[str] = collections.Counter()
 
     def _query(self) -> list[tuple[str, str]]:
         return [("labelSelector", self.selector)] if self.selector else []
@@ -317,6 +321,10 @@ class Watcher(threading.Thread):
                 step = f"{phase or '-'}/{status.get('reason') or '-'}"
                 if not seen.trail or seen.trail[-1] != step:
                     seen.trail.append(step)
+                if kind == "MODIFIED":
+                    changed = sorted(k for k in set(status) | set(seen.status) if status.get(k) != seen.status.get(k))
+                    self.changes[", ".join(changed) or "(status unchanged)"] += 1
+                seen.status = status
                 said = f"{step}: {status.get('message') or ''}"
                 if not seen.statuses or seen.statuses[-1] != said:
                     seen.statuses.append(said)
@@ -789,6 +797,10 @@ def _report_latencies(bench: Bench, create_to_job: dict[str, float], complete_to
         name, seen = rewrites[0]
         _say(f"{len(rewrites)} TDAJobs had a status change within one phase/reason (message only), e.g. "
              f"{name}:\n" + "\n".join(f"  {said}" for said in seen.statuses))
+    for watcher in bench.watchers:
+        if watcher.kind == "tdajobs" and watcher.changes:
+            _say("TDAJob MODIFIED events by the status fields they changed (each is one status write, unless "
+                 "unchanged):\n" + "\n".join(f"  {count:5d}  {what}" for what, count in watcher.changes.most_common(10)))
     _say(f"TDAJob watch events per TDAJob: p50 {_percentile(events, 50)}, max {max(events, default=0)}; "
          "status trails seen by the watch (phase/reason):\n" + "\n".join(
              f"  {count:5d}  {trail}" for trail, count in trails.most_common(8)))
@@ -875,10 +887,9 @@ def _report_platform_cpu(bench: Bench) -> None:
     if not start or not end:
         return
     total = end["(machine total)"] - start["(machine total)"]
-    rows = [[name, round(end[name] - start.get(name, 0.0), 1),
-             round(100 * (end[name] - start.get(name, 0.0)) / total, 1) if total > 0 else None]
-            for name in end if name != "(machine total)"]
-    rows.sort(key=lambda row: -row[1])
+    used = sorted(((name, end[name] - start.get(name, 0.0)) for name in end if name != "(machine total)"),
+                  key=lambda item: -item[1])
+    rows = [[name, round(seconds, 1), round(100 * seconds / total, 1) if total > 0 else None] for name, seconds in used]
     _say(f"CPU seconds from the first TDAJob to the last Succeeded ({os.cpu_count()} CPUs; the node agent's "
          "include its finished pods; % of all CPUs' time):\n" + format_table(["process", "CPU s", "%"], rows))
 

@@ -50,7 +50,9 @@ EXIT_TRANSIENT: Final = 4
 # --- paths inside the pod ---------------------------------------------------------------
 DATA_MOUNT_DIR: Final = "/data"  # spec.input.volume, read-only: the only place file:// inputs may be
 OUTPUT_MOUNT_DIR: Final = "/output"  # spec.output.volume, read-write: file:// outputs
-SCRATCH_DIR: Final = "/tmp"  # an emptyDir: the root filesystem is read-only
+#: An emptyDir for HOME and TMPDIR (the root filesystem is read-only). Not /tmp: on the local
+#: node pods see the host's filesystem, where /tmp may hold the very checkout that runs them.
+SCRATCH_DIR: Final = "/tda-scratch"
 TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
 TERMINATION_MESSAGE_MAX_BYTES: Final = 4096
 

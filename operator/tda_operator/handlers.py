@@ -30,16 +30,22 @@ POD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{contract.LABEL_TDA
 RECORD_SELECTOR = f"{contract.LABEL_TDAJOB},{contract.LABEL_ROLE} in ({','.join(contract.WATCHED_ROLES)})"
 STREAMS = StreamReconciler(SETTINGS)
 STREAM_CHILD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{streams.LABEL_TDASTREAM}"
+#: kopf's keys are (group, version, plural) or (group, plural) tuples; a "group/plural" string
+#: would be read as something else and select nothing.
+LABEL_SELECTORS: dict[tuple[str, ...], str] = {
+    ("batch", "v1", "jobs"): JOB_SELECTOR,
+    ("", "v1", "pods"): POD_SELECTOR,
+    ("", "v1", "configmaps"): RECORD_SELECTOR,
+    ("kafka.strimzi.io", "kafkatopics"): STREAM_CHILD_SELECTOR,
+    ("flink.apache.org", "flinkdeployments"): STREAM_CHILD_SELECTOR,
+}
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Server-side selectors: only our children and records are ever sent to us.
-    settings.watching.label_selectors["batch/v1/jobs"] = JOB_SELECTOR
-    settings.watching.label_selectors["v1/pods"] = POD_SELECTOR
-    settings.watching.label_selectors["v1/configmaps"] = RECORD_SELECTOR
-    settings.watching.label_selectors["kafka.strimzi.io/kafkatopics"] = STREAM_CHILD_SELECTOR
-    settings.watching.label_selectors["flink.apache.org/flinkdeployments"] = STREAM_CHILD_SELECTOR
+    for resource, selector in LABEL_SELECTORS.items():
+        settings.watching.label_selectors[resource] = selector
     # Long watches end server-side before the client gives up; a dead connection is noticed.
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300

@@ -27,8 +27,9 @@ from .workqueue import WorkQueue
 
 log = logging.getLogger("tda_operator")
 
-#: A Job without pods this long is asked (once per interval) why.
-POD_CREATION_PATIENCE_SECONDS = 10.0
+#: A Job without pods this long is asked (once per interval) why: the Events it reads are a
+#: field-selected list, which a busy API server answers slowly.
+POD_CREATION_PATIENCE_SECONDS = 30.0
 #: Until the watches have surely listed everything, a Job missing from the cache is asked
 #: for before one is written (afterwards the cache is the truth: it saw every Job).
 STARTUP_SECONDS = 60.0
@@ -53,6 +54,7 @@ class Reconciler:
         self.settings = settings
         self.queue = WorkQueue(self.reconcile, workers=workers)
         self._identities: set[str] = set()
+        self._identity_lock = threading.Lock()
         self._estimate = _estimate_rips()
         self._started = time.monotonic()
 
@@ -114,11 +116,12 @@ class Reconciler:
 
     def _ensure_worker_identity(self, namespace: str) -> None:
         """The worker ServiceAccount and its Role in this namespace (once per operator process)."""
-        if namespace in self._identities:
-            return
-        for obj in builders.build_worker_rbac(namespace, self.settings):
-            kube.apply(obj)
-        self._identities.add(namespace)
+        with self._identity_lock:  # once, even with many TDAJobs of a new namespace at once
+            if namespace in self._identities:
+                return
+            for obj in builders.build_worker_rbac(namespace, self.settings):
+                kube.apply(obj)
+            self._identities.add(namespace)
 
     def _ensure_job(self, key: Key, tdajob: TDAJob, run: Run) -> dict[str, Any] | None:
         """The live Job of this TDAJob: created when missing, restored when edited."""

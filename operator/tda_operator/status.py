@@ -460,7 +460,8 @@ def compute_status(tdajob: TDAJob, observed: Observed, now: str) -> TDAJobStatus
     if stuck and not running and not observed.totals.outcomes:  # `active` counts pending pods too
         return _status(tdajob, Phase.pending.value, "Unschedulable", f"worker pods cannot be scheduled: {stuck}",
                        now, **common)
-    if running or observed.totals.outcomes or job_status.get("active") or job_status.get("succeeded"):
+    # Not `active`: it counts pods still waiting for a node too.
+    if running or observed.totals.outcomes or job_status.get("succeeded") or job_status.get("ready"):
         message = f"{progress.succeeded}/{progress.total} datasets done, {progress.running} in progress"
         return _status(tdajob, Phase.running.value, "Running", message, now, **common)
     if observed.creation_problem is not None:

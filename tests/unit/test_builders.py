@@ -167,7 +167,7 @@ def test_scratch_only_without_volumes():
     built = builders.build_job(tdajob(), SETTINGS)
     volumes = built["spec"]["template"]["spec"]["volumes"]
     assert volumes == [{"name": builders.SCRATCH_VOLUME, "emptyDir": {}}]
-    assert container_of(built)["volumeMounts"] == [{"name": builders.SCRATCH_VOLUME, "mountPath": "/tmp"}]
+    assert container_of(built)["volumeMounts"] == [{"name": builders.SCRATCH_VOLUME, "mountPath": contract.SCRATCH_DIR}]
 
 
 def test_input_volume_read_only_at_data_and_output_volume_writable_at_output():
@@ -179,7 +179,7 @@ def test_input_volume_read_only_at_data_and_output_volume_writable_at_output():
     volumes = {v["name"]: v for v in built["spec"]["template"]["spec"]["volumes"]}
     mounts = {m["mountPath"]: m for m in container_of(built)["volumeMounts"]}
     assert set(mounts) == {contract.SCRATCH_DIR, contract.DATA_MOUNT_DIR, contract.OUTPUT_MOUNT_DIR}
-    assert volumes[mounts["/tmp"]["name"]] == {"name": builders.SCRATCH_VOLUME, "emptyDir": {}}
+    assert volumes[mounts[contract.SCRATCH_DIR]["name"]] == {"name": builders.SCRATCH_VOLUME, "emptyDir": {}}
 
     data = mounts["/data"]
     assert data["readOnly"] is True
