@@ -32,7 +32,7 @@ STREAMS = StreamReconciler(SETTINGS)
 STREAM_CHILD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{streams.LABEL_TDASTREAM}"
 #: kopf's keys are (group, version, plural) or (group, plural) tuples; a "group/plural" string
 #: would be read as something else and select nothing.
-LABEL_SELECTORS: dict[tuple[str, ...], str] = {
+LABEL_SELECTORS: dict[Any, str] = {
     ("batch", "v1", "jobs"): JOB_SELECTOR,
     ("", "v1", "pods"): POD_SELECTOR,
     ("", "v1", "configmaps"): RECORD_SELECTOR,
