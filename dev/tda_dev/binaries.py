@@ -105,7 +105,7 @@ def _envtest() -> dict[str, Path]:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def cache_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -156,7 +156,7 @@ def ensure_binaries() -> dict[str, Path]:
         return [n for n in PACKAGES if n not in found and not (target / n).is_file()]
 
     if missing():
-        with _locked(target.parent / "build.lock"):
+        with cache_lock(target.parent / "build.lock"):
             # Another process may have built them while we waited.
             if todo := missing():
                 _build(todo, target)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .binaries import _locked
+from .binaries import cache_lock
 from .net import LOOPBACK
 from .paths import cache_root
 
@@ -65,7 +65,7 @@ def ensure_jars() -> Path:
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.parent / "build.lock"):
+    with cache_lock(target.parent / "build.lock"):
         if target.is_dir():
             return target
         if shutil.which("mvn") is None:

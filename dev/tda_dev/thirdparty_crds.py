@@ -17,7 +17,6 @@ first run needs Maven Central, Maven and Java >= 21; nothing is written outside 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import http.client
 import io
@@ -30,12 +29,11 @@ import tempfile
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
+from .binaries import cache_lock
 from .paths import cache_root
 
 FLINK_OPERATOR_VERSION = "1.10.0"
@@ -84,17 +82,6 @@ def crd_dir() -> Path:
 
 def _files() -> list[Path]:
     return [crd_dir() / FLINK_CRD, crd_dir() / STRIMZI_CRD]
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _java_major(java: str) -> int | None:
@@ -231,7 +218,7 @@ def ensure() -> list[Path]:
     files = _files()
     if not all(f.is_file() for f in files):
         target = crd_dir()
-        with _locked(target / ".lock"):
+        with cache_lock(target / ".lock"):
             # Another process may have built them while we waited.
             if not all(f.is_file() for f in files):
                 _build(target)
