@@ -7,11 +7,14 @@ a pod or record event touches one entry, and the run's totals are kept summed.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import TDAJob
+from tda_contract import ANNOTATION_OUTCOME, MANIFEST_HEAD_KEY, ROLE_MANIFEST
+
+from .models import TDAJob, TDAJobStatus
 from .status import IndexOutcome, PodState, Totals
 
 Key = tuple[str, str]  # (namespace, TDAJob name)
@@ -102,8 +105,6 @@ class Cache:
 
     def set_record(self, key: Key, owner_uid: str, role: str, config_map: dict[str, Any], deleted: bool) -> None:
         """A result ConfigMap's outcome record, or the manifest head's dataset count."""
-        from tda_contract import ANNOTATION_OUTCOME, MANIFEST_HEAD_KEY, ROLE_MANIFEST
-
         with self._lock:
             run = self._run(key)
             if role == ROLE_MANIFEST:
@@ -148,8 +149,6 @@ class Cache:
             if run is None or run.tdajob is None or not new_version:
                 return
             if _newer(new_version, run.resource_version):
-                from .models import TDAJobStatus
-
                 # A new object, not an edit: snapshots handed out keep their status and version together.
                 status = TDAJobStatus.model_validate(body.get("status") or {})
                 run.tdajob = run.tdajob.model_copy(update={"status": status})
@@ -168,8 +167,6 @@ def _newer(candidate: str, current: str) -> bool:
 
 
 def _manifest_count(config_map: dict[str, Any], key: str) -> int | None:
-    import json
-
     try:
         count = json.loads((config_map.get("data") or {}).get(key) or "")["count"]
     except (ValueError, KeyError, TypeError):

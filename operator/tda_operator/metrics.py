@@ -49,19 +49,23 @@ class PhaseBook:
 
     def __init__(self) -> None:
         self._phases: dict[tuple[str, str], str] = {}
+        self._counts: dict[str, int] = dict.fromkeys(("Pending", "Running", "Succeeded", "Failed", "Suspended"), 0)
         self._lock = threading.Lock()
+        for phase in self._counts:
+            TDAJOBS_BY_PHASE.labels(phase=phase).set(0)
 
     def set(self, namespace: str, name: str, phase: str | None) -> None:
+        """Called on every reconcile: only the two phases concerned are recounted."""
         with self._lock:
-            if phase is None:
-                self._phases.pop((namespace, name), None)
-            else:
+            old = self._phases.pop((namespace, name), None)
+            if phase is not None:
                 self._phases[(namespace, name)] = phase
-            counts: dict[str, int] = {}
-            for value in self._phases.values():
-                counts[value] = counts.get(value, 0) + 1
-            for known in ("Pending", "Running", "Succeeded", "Failed", "Suspended", *counts):
-                TDAJOBS_BY_PHASE.labels(phase=known).set(counts.get(known, 0))
+            if old == phase:
+                return
+            for changed, step in ((old, -1), (phase, 1)):
+                if changed is not None:
+                    self._counts[changed] = self._counts.get(changed, 0) + step
+                    TDAJOBS_BY_PHASE.labels(phase=changed).set(self._counts[changed])
 
 
 PHASES = PhaseBook()

@@ -83,13 +83,14 @@ class Reconciler:
             if status_fn.is_finished(tdajob.status):  # the record is final
                 metrics.PHASES.set(key[0], key[1], tdajob.status.phase)
                 return None
-            refusal = self._refusal(tdajob, run)
+            estimate = builders.estimate_input_bytes(tdajob, run.inline_points, self._estimate)
+            refusal = self._refusal(tdajob, estimate)
             if refusal is not None:
                 outcome["result"] = str(refusal.reason).lower()
                 self.publish(key, run, refusal)
                 return None
             self._ensure_worker_identity(tdajob.metadata.namespace)
-            job = self._ensure_job(key, tdajob, run)
+            job = self._ensure_job(key, tdajob, run, int(estimate["bytes"]) if estimate else None)
             if job is None:  # an earlier TDAJob's Job of this name is still being deleted
                 return FINISHING_RECHECK_SECONDS
             pods = tuple(p for p in run.pods.values() if p.job_uid == job["metadata"]["uid"])
@@ -104,12 +105,11 @@ class Reconciler:
                 return FINISHING_RECHECK_SECONDS
             return recheck
 
-    def _refusal(self, tdajob: TDAJob, run: Run) -> TDAJobStatus | None:
+    def _refusal(self, tdajob: TDAJob, estimate: dict[str, Any] | None) -> TDAJobStatus | None:
         """A final status for a spec this platform will not run, or None."""
         refusal = builders.http_refusal(tdajob, self.settings)
         if refusal is not None:
             return status_fn.invalid_spec_status(tdajob, refusal, now())
-        estimate = builders.estimate_input_bytes(tdajob, run.inline_points, self._estimate)
         if estimate is not None and int(estimate.get("bytes", 0)) > self.settings.infeasible_cap_bytes:
             return status_fn.infeasible_status(tdajob, estimate, self.settings.infeasible_cap_bytes, now())
         return None
@@ -123,10 +123,9 @@ class Reconciler:
                 kube.apply(obj)
             self._identities.add(namespace)
 
-    def _ensure_job(self, key: Key, tdajob: TDAJob, run: Run) -> dict[str, Any] | None:
+    def _ensure_job(self, key: Key, tdajob: TDAJob, run: Run, estimated_bytes: int | None) -> dict[str, Any] | None:
         """The live Job of this TDAJob: created when missing, restored when edited."""
-        estimate = builders.estimate_input_bytes(tdajob, run.inline_points, self._estimate)
-        desired = builders.build_job(tdajob, self.settings, int(estimate["bytes"]) if estimate else None)
+        desired = builders.build_job(tdajob, self.settings, estimated_bytes)
         job = run.job
         if job is None and time.monotonic() - self._started < STARTUP_SECONDS:  # maybe not listed yet
             job = kube.get("batch/v1", "Job", tdajob.metadata.namespace, desired["metadata"]["name"])
@@ -155,7 +154,7 @@ class Reconciler:
                 (job.get("spec") or {}).get("suspend"):
             return None, None
         created = (job.get("metadata") or {}).get("creationTimestamp")
-        waited = status_fn._seconds_since(created, now()) if created else 0.0
+        waited = status_fn.seconds_since(created, now()) if created else 0.0
         if waited < POD_CREATION_PATIENCE_SECONDS:
             return None, POD_CREATION_PATIENCE_SECONDS - waited + 0.5
         events = kube.job_creation_events(job["metadata"]["namespace"], job["metadata"]["uid"])

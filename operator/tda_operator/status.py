@@ -239,7 +239,7 @@ def job_condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | Non
     return None
 
 
-def _seconds_since(timestamp: str | None, now: str) -> float:
+def seconds_since(timestamp: str | None, now: str) -> float:
     if not timestamp:
         return 0.0
     parse = dt.datetime.fromisoformat
@@ -394,11 +394,16 @@ def _failure_reason(job_failed: dict[str, Any], errors: list[str]) -> str:
     return reason or "BackoffLimitExceeded"
 
 
+def _recorded(observed: Observed, shards: int) -> set[int]:
+    """Indexes of the Job with a record (a stray record beyond the shards does not count)."""
+    return {i for i in observed.totals.outcomes if i < shards}
+
+
 def _records_settled(observed: Observed, finished_at: str | None, now: str) -> bool:
     """Whether every finished index's record (or its pod's report) has arrived, or waiting is over."""
     shards = _shards(observed.job)
     status = (observed.job or {}).get("status") or {}
-    recorded = {i for i in observed.totals.outcomes if i < shards}
+    recorded = _recorded(observed, shards)
     if len(recorded) >= shards:
         return True
     failed = parse_index_ranges(status.get("failedIndexes"))
@@ -408,7 +413,7 @@ def _records_settled(observed: Observed, finished_at: str | None, now: str) -> b
     failed_unreported = failed - recorded - reported
     if completed_unrecorded <= 0 and not failed_unreported:
         return True
-    return _seconds_since(finished_at, now) >= RECORD_GRACE_SECONDS
+    return seconds_since(finished_at, now) >= RECORD_GRACE_SECONDS
 
 
 def compute_status(tdajob: TDAJob, observed: Observed, now: str) -> TDAJobStatus:
@@ -436,7 +441,7 @@ def compute_status(tdajob: TDAJob, observed: Observed, now: str) -> TDAJobStatus
             return _status(tdajob, Phase.running.value, "Finishing", message, now, **common)
         if complete is not None:
             message = f"{progress.succeeded} of {progress.total} datasets computed"
-            missing = shards - len({i for i in observed.totals.outcomes if i < shards})
+            missing = shards - len(_recorded(observed, shards))
             if missing > 0:
                 message += f"; {missing} index records are missing"
             return _status(tdajob, Phase.succeeded.value, "Completed", message, now, completionTime=when, **common)

@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from . import kube, metrics, streams
 from .models import TDAStream, TDAStreamStatus, to_k8s
+from .reconcile import now
 from .settings import Settings
 from .status import status_changed
 from .workqueue import WorkQueue
@@ -98,7 +99,7 @@ class StreamReconciler:
             topic_objects = self._ensure_topics(stream, run, problems)
             deployment = self._ensure_deployment(stream, run, problems)
             new = streams.compute_stream_status(stream, topic_objects, deployment, "; ".join(problems) or None,
-                                                streams.now())
+                                                now())
             self._publish(key, run, new)
             return DISCOVERY_SECONDS if problems else None
 

@@ -8,7 +8,6 @@ FlinkDeployment's ``lifecycleState`` / ``jobStatus.state`` / ``error``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -236,7 +235,3 @@ def compute_stream_status(
 def _as_job_phase(phase: str) -> str:
     """Ready means running or suspended on purpose; Failed means failed (as for TDAJobs)."""
     return {"Deploying": "Pending"}.get(phase, phase)
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
