@@ -9,13 +9,18 @@ INSTALLED := $(VENV)/.installed
 NATIVE_STAMP := $(VENV)/.native
 NATIVE_SOURCES := $(shell find native -type f \( -name '*.cpp' -o -name '*.hpp' -o -name 'CMakeLists.txt' \) 2>/dev/null)
 BUILD_LOCK := /tmp/tda-native-build.lock
+# The stream runtime (PyFlink + tda_core + tda_stream) in its own virtualenv, as in its own
+# image: PyFlink pins numpy, protobuf and Apache Beam versions the operator does not use.
+FLINK_VERSION := 1.20.3
+STREAM_VENV := .venv-stream
+STREAM_INSTALLED := $(STREAM_VENV)/.installed
 PYTEST := $(PY) -m pytest
 CTEST_BUILD := build/ctest
 
-.PHONY: setup native binaries test test-unit test-native test-integration ctest demo dev down crds lint \
+.PHONY: setup native binaries test test-unit test-native test-integration ctest demo demo-stream dev down crds lint \
         bench bench-core bench-operator images kind-up clean
 
-setup: $(INSTALLED) $(NATIVE_STAMP) binaries
+setup: $(INSTALLED) $(NATIVE_STAMP) $(STREAM_INSTALLED) binaries
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +34,14 @@ $(NATIVE_STAMP): $(INSTALLED) $(NATIVE_SOURCES)
 	touch $@
 
 native: $(NATIVE_STAMP)
+
+$(STREAM_INSTALLED): pyproject.toml $(NATIVE_SOURCES)
+	test -x $(STREAM_VENV)/bin/python || $(PYTHON) -m venv $(STREAM_VENV)
+	$(STREAM_VENV)/bin/pip install -q --upgrade pip
+	$(STREAM_VENV)/bin/pip install -q 'apache-flink==$(FLINK_VERSION)' 'scikit-build-core>=0.10' 'pybind11>=2.13'
+	flock $(BUILD_LOCK) $(STREAM_VENV)/bin/pip install -q --no-build-isolation --no-deps \
+	  --config-settings=build-dir=build/stream -e .
+	touch $@
 
 # Control-plane binaries (etcd, kube-*, kubectl, helm): built once from Go modules, cached per version.
 binaries: $(INSTALLED)
@@ -54,6 +67,9 @@ test-integration: setup
 
 demo: setup
 	$(PY) -m tda_dev.cli demo
+
+demo-stream: setup
+	$(PY) -m tda_dev.cli demo-stream
 
 dev: setup
 	$(PY) -m tda_dev.cli up

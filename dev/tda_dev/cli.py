@@ -41,6 +41,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.main(args.rest)
 
 
+def _demo_stream(args: argparse.Namespace) -> int:
+    from . import stream_demo
+
+    return stream_demo.main(args.rest)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tda-dev",
@@ -61,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     # The demo parses its own options (`tda-dev demo --help`).
     demo = sub.add_parser("demo", help="run one TDAJob end to end on the platform", add_help=False)
     demo.set_defaults(func=_demo)
+    demo_stream = sub.add_parser("demo-stream", help="run one TDAStream end to end on the platform", add_help=False)
+    demo_stream.set_defaults(func=_demo_stream)
     args, rest = parser.parse_known_args(argv)
-    if rest and args.func is not _demo:
+    if rest and args.func not in (_demo, _demo_stream):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     try:

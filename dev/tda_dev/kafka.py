@@ -13,13 +13,11 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .binaries import cache_lock
+from . import maven, paths
 from .net import LOOPBACK
 from .paths import cache_root
 
@@ -30,19 +28,9 @@ COMPONENT = "kafka"
 CONTROLLER = "kafka-controller"
 HEAP = "-Xmx512m"
 
-_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>io.tda-platform.dev</groupId><artifactId>kafka-broker</artifactId><version>1</version>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_{SCALA_VERSION}</artifactId>
-      <version>{KAFKA_VERSION}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
-      <version>{LOG4J_VERSION}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
-      <version>{LOG4J_VERSION}</version></dependency>
-  </dependencies>
-</project>
-"""
+COORDINATES = [f"org.apache.kafka:kafka_{SCALA_VERSION}:{KAFKA_VERSION}",
+               f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}",
+               f"org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}"]
 _LOG4J2 = """<Configuration status="warn">
   <Appenders><Console name="out" target="SYSTEM_OUT"><PatternLayout pattern="%d %p %c{1}: %m%n"/></Console></Appenders>
   <Loggers><Root level="warn"><AppenderRef ref="out"/></Root>
@@ -61,24 +49,10 @@ def jar_dir() -> Path:
 
 def ensure_jars() -> Path:
     """The broker's jars, resolved with Maven (once, under a lock) when missing."""
-    target = jar_dir()
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with cache_lock(target.parent / "build.lock"):
-        if target.is_dir():
-            return target
-        if shutil.which("mvn") is None:
-            raise KafkaError("Maven (mvn) is needed once to fetch the Kafka broker's jars from Maven Central")
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            (Path(tmp) / "pom.xml").write_text(_POM)
-            proc = subprocess.run(
-                ["mvn", "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={tmp}/jars",
-                 "-DincludeScope=runtime"], cwd=tmp, capture_output=True, text=True, timeout=900)
-            if proc.returncode != 0:
-                raise KafkaError(f"fetching the Kafka jars with Maven failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-            os.replace(Path(tmp) / "jars", target)
-    return target
+    try:
+        return maven.resolve(jar_dir(), COORDINATES, "the Kafka broker's jars")
+    except maven.MavenError as exc:
+        raise KafkaError(str(exc)) from None
 
 
 def java() -> str:

@@ -395,6 +395,19 @@ def _strimzi_standin_setup(ctx: Context) -> None:
     ctx.path("strimzi-standin.ready").unlink(missing_ok=True)
 
 
+def _flink_standin(ctx: Context) -> list[str]:
+    return [sys.executable, "-m", "tda_dev.flink_standin", "--kubeconfig", str(ctx.kubeconfig),
+            "--bootstrap", kafka.bootstrap(ctx), "--workdir", str(ctx.path("flink")),
+            "--ready", str(ctx.path("flink-standin.ready"))]
+
+
+def _flink_standin_setup(ctx: Context) -> None:
+    from . import flink
+
+    ctx.path("flink-standin.ready").unlink(missing_ok=True)
+    flink.connector_jars()  # resolved once (Maven Central), before the stand-in needs it
+
+
 def _healthz(port_name: str) -> Callable[[Context], bool]:
     return lambda ctx: _http_ok(f"https://{LOOPBACK}:{ctx.port(port_name)}/healthz", _insecure())
 
@@ -424,13 +437,16 @@ COMPONENTS: list[Component] = [
     Component(objectstore.COMPONENT, argv=objectstore.argv, ready=objectstore.serving, timeout=60.0,
               restartable=True),
     Component("object-store-bucket", setup=objectstore.setup_bucket, ready=objectstore.bucket_ready),
-    # Kafka (a real KRaft broker), the real Strimzi and Flink CRDs, and the stand-in for
-    # Strimzi's topic operator (Strimzi itself needs container images).
+    # Kafka (a real KRaft broker), the real Strimzi and Flink CRDs, and the stand-ins for
+    # Strimzi's topic operator and the Flink operator (both need container images).
     Component("thirdparty-crds", setup=_install_thirdparty_crds, ready=_thirdparty_crds_installed, timeout=600.0),
     Component(kafka.COMPONENT, argv=kafka.argv, setup=kafka.setup, ready=kafka.ready, timeout=120.0,
               stop_grace=15.0),
     Component("strimzi-standin", argv=_strimzi_standin, setup=_strimzi_standin_setup,
               ready=lambda ctx: ctx.path("strimzi-standin.ready").exists(), restartable=True),
+    # The stand-in for the Flink Kubernetes Operator: each FlinkDeployment's job on real Flink.
+    Component("flink-standin", argv=_flink_standin, setup=_flink_standin_setup, timeout=600.0,
+              ready=lambda ctx: ctx.path("flink-standin.ready").exists(), restartable=True, stop_grace=20.0),
     # The TDA operator (kopf) under its own ServiceAccount, watching all namespaces, and the
     # admission policy for its workers; TDA_DEV_OPERATOR=0 leaves the operator out.
     Component("tda-operator-identity", setup=operator_service.install, ready=operator_service.installed),

@@ -6,7 +6,8 @@ the part our platform relies on, as the node agent stands in for kubelet: every
 the local broker through the Kafka Admin API, and its status says `Ready` as Strimzi
 would write it -- or not Ready with Kafka's reason. Like Strimzi it holds a finalizer,
 deletes the Kafka topic when the resource goes, and leaves topics alone whose
-`strimzi.io/managed` annotation is "false". One local broker plays every cluster.
+`strimzi.io/managed` annotation is "false". One local broker plays every cluster, so a
+topic's replication factor is capped at one (the manifest keeps what production wants).
 
     python -m tda_dev.strimzi_standin --kubeconfig KUBECONFIG --bootstrap HOST:PORT [--ready FILE]
 """
@@ -26,6 +27,7 @@ VERSIONS = ("v1", "v1beta2")
 PLURAL = "kafkatopics"
 FINALIZER = "strimzi.io/topic-operator"
 MANAGED = "strimzi.io/managed"
+LOCAL_BROKERS = 1
 log = logging.getLogger("strimzi-standin")
 
 
@@ -131,7 +133,7 @@ class TopicStandIn:
         config = {str(k): str(v) for k, v in (spec.get("config") or {}).items()}
         try:
             try:
-                self.admin.create_topics([NewTopic(name, partitions, int(spec.get("replicas") or 1),
+                self.admin.create_topics([NewTopic(name, partitions, LOCAL_BROKERS,
                                                    topic_configs=config)])
                 return None
             except TopicAlreadyExistsError:

@@ -1,0 +1,153 @@
+"""The TDAStream Flink job: Kafka -> windows -> tda_core -> Kafka, exactly once.
+
+    python -m tda_stream.job --job '<job document JSON>'
+
+(on a cluster the FlinkDeployment runs it through PythonDriver with ``-pym tda_stream.job``).
+Records are parsed, checked, keyed and windowed on the JVM (:mod:`tda_stream.sql`);
+Python is entered once per (key, window) to compute the diagrams, the features and the
+change score against the key's previous window, kept in keyed state so it survives
+restarts. Output and dead-letter records are written in Kafka transactions committed
+with each checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any
+
+import numpy as np
+
+from . import features, sql
+from .spec import JobSpec, SpecError, parse
+
+log = logging.getLogger("tda_stream")
+EPOCH = dt.datetime(1970, 1, 1)
+#: Keys whose latest change score is exported as a gauge, per parallel instance.
+MAX_SCORE_GAUGES = 1000
+
+
+def epoch_ms(value: Any) -> int:
+    """A window bound (TIMESTAMP(3) in UTC, as PyFlink hands it over) in epoch milliseconds."""
+    if isinstance(value, dt.datetime):
+        naive = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        return (naive - EPOCH) // dt.timedelta(milliseconds=1)
+    return int(value)
+
+
+def window_values(points: str, spec: JobSpec) -> np.ndarray:
+    """The window's records, in event-time order (ties by partition and offset), as values."""
+    rows = [p.split(sql.FIELD_SEPARATOR) for p in points.split(sql.POINT_SEPARATOR)] if points else []
+    as_number = spec.timestamp_field is not None
+    rows.sort(key=lambda r: (int(r[0]) if as_number else r[0], int(r[1]), int(r[2])))
+    return np.array([[float(v) for v in r[3:]] for r in rows], dtype=np.float64).reshape(-1, len(spec.value_fields))
+
+
+def _process_function() -> Any:
+    from pyflink.common import Row, Types
+    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+    from pyflink.datastream.state import ValueStateDescriptor
+
+    class WindowFeatures(KeyedProcessFunction):  # type: ignore[misc]
+        """One (key, window) row in, its output record out; keyed state: the key's last window."""
+
+        def __init__(self, document: str) -> None:
+            self.document = document
+
+        def open(self, runtime_context: RuntimeContext) -> None:
+            self.spec = parse(self.document)
+            self.previous = runtime_context.get_state(
+                ValueStateDescriptor("previous-window", Types.PICKLED_BYTE_ARRAY()))
+            self.metrics = runtime_context.get_metrics_group()
+            self.windows = self.metrics.counter("tdaWindows")
+            self.scores: dict[str, float] = {}
+
+        def _export_score(self, key: str, score: float) -> None:
+            if key not in self.scores and len(self.scores) >= MAX_SCORE_GAUGES:
+                return
+            if key not in self.scores:
+                self.metrics.add_group("key", key).gauge("tdaChangeScore", lambda k=key: self.scores[k])
+            self.scores[key] = score
+
+        def process_element(self, row: Any, ctx: Any) -> Any:
+            key, start, end = row[0], epoch_ms(row[1]), epoch_ms(row[2])
+            stored = self.previous.value()
+            previous = None
+            if stored is not None and stored[0] < end:
+                previous = features.decode_diagrams(stored[1])
+            record, diagrams = features.window_record(
+                self.spec, key, start, end, window_values(row[4], self.spec), previous)
+            if stored is None or stored[0] < end:
+                self.previous.update((end, features.encode_diagrams(diagrams)))
+            self.windows.inc()
+            if record.get("changeScore") is not None:
+                self._export_score(key, int(record["changeScore"] * 1e6) / 1e6)
+            yield Row(key, json.dumps(record, separators=(",", ":"), allow_nan=False))
+
+    return WindowFeatures
+
+
+def flink_configuration() -> Any:
+    """The Flink configuration of $FLINK_CONF_DIR, as the Flink CLI and a cluster's job
+    manager load it, so a job started on its own runs with the same settings."""
+    import os
+
+    from pyflink.common import Configuration
+    from pyflink.java_gateway import get_gateway
+
+    conf_dir = os.environ.get("FLINK_CONF_DIR")
+    if not conf_dir:
+        return None
+    loaded = get_gateway().jvm.org.apache.flink.configuration.GlobalConfiguration.loadConfiguration(conf_dir)
+    return Configuration(j_configuration=loaded)
+
+
+def build(spec: JobSpec, document: str) -> Any:
+    """The job's statement set: dead letters (SQL) and window features (SQL + one Python step)."""
+    from pyflink.common import Types
+    from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
+    from pyflink.table import StreamTableEnvironment
+
+    env = StreamExecutionEnvironment.get_execution_environment(flink_configuration())
+    env.enable_checkpointing(spec.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
+    t_env = StreamTableEnvironment.create(env)
+    config = t_env.get_config()
+    config.set("table.local-time-zone", "UTC")
+    config.set("pipeline.name", f"tda-stream {spec.namespace}/{spec.stream}")
+    # Partitions without records must not hold the watermark (and every window) back.
+    config.set("table.exec.source.idle-timeout", "2 s")
+    for statement in (sql.source_table(spec), sql.parsed_view(spec), sql.checked_view(spec), sql.good_view()):
+        t_env.execute_sql(statement)
+    statements = t_env.create_statement_set()
+    dead_letters = sql.dead_letter_statements(spec)
+    if dead_letters:
+        t_env.execute_sql(dead_letters[0])
+        statements.add_insert_sql(dead_letters[1])
+    windows = t_env.to_data_stream(t_env.sql_query(sql.windows_query(spec)))
+    rows = windows.key_by(lambda row: row[0], key_type=Types.STRING()).process(
+        _process_function()(document),
+        output_type=Types.ROW_NAMED(["k", "payload"], [Types.STRING(), Types.STRING()]))
+    t_env.execute_sql(sql.output_table(spec))
+    statements.add_insert("window_features", t_env.from_data_stream(rows))
+    return statements
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tda_stream.job", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--job", required=True, help="the job document (JSON), as the operator writes it")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        spec = parse(args.job)
+    except SpecError as exc:
+        log.error("refusing the job: %s", exc)
+        return 2
+    build(spec, args.job).execute().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
