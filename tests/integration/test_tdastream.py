@@ -158,3 +158,152 @@ def test_topic_retention_on_delete(platform, operator, custom, namespace, bootst
         assert topic in kafka_topics(bootstrap)
         remaining = custom.list_namespaced_custom_object("kafka.strimzi.io", "v1", namespace, "kafkatopics")["items"]
         assert topic in {t["spec"]["topicName"] for t in remaining}
+
+
+# ----------------------------------------------------------------------------- data plane
+# Records through real Kafka and real Flink (the Flink operator stand-in runs the job).
+
+
+def flowing(custom, namespace: str, name: str, timeout: float = 240) -> Any:  # noqa: F811
+    """Wait until the stream runs; its job's spec, as the job itself parses it."""
+    from tda_stream.spec import parse
+
+    wait_for(f"TDAStream {name} to run", lambda: (get(custom, namespace, name).get("status") or {})
+             .get("phase") == "Running", timeout=timeout, every=1)
+    deployment = custom.get_namespaced_custom_object("flink.apache.org", "v1beta1", namespace,
+                                                     "flinkdeployments", name)
+    return parse(deployment["spec"]["job"]["args"][3])
+
+
+def series(keys: tuple[str, ...], start_ms: int, seconds: float, rate: float = 10.0) -> list[dict[str, Any]]:
+    from tda_dev.stream_demo import regime_signal
+
+    records = [r for key in keys for r in regime_signal(key, start_ms, seconds, rate, seconds / 2, seed=start_ms)]
+    return sorted(records, key=lambda r: r["ts"])
+
+
+def closed_windows(records: list[dict[str, Any]], size_ms: int, slide_ms: int, closed_before: int) -> set[tuple]:
+    """(key, windowStart) of every window holding a record and ending by ``closed_before``."""
+    found = set()
+    for r in records:
+        first = (r["ts"] - size_ms) // slide_ms * slide_ms + slide_ms
+        for start in range(first, r["ts"] + 1, slide_ms):
+            if start + size_ms <= closed_before:
+                found.add((r["sensor"], start))
+    return found
+
+
+def read_windows(bootstrap: str, topic: str, wanted: set[tuple], timeout: float = 240) -> list[dict[str, Any]]:
+    from tda_dev.stream_demo import committed
+
+    out: list[dict[str, Any]] = []
+    for record in committed(bootstrap, topic, timeout=timeout):
+        out.append(record)
+        if wanted <= {(r["key"], r["windowStart"]) for r in out}:
+            break
+    return out
+
+
+def offline(spec: Any, records: list[dict[str, Any]], windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each window record recomputed with tda_core from the records it covers."""
+    import numpy as np
+    from tda_stream import features
+
+    expected, previous = [], {}
+    for window in sorted(windows, key=lambda w: (w["key"], w["windowEnd"])):
+        values = np.array([[r["value"]] for r in records if r["sensor"] == window["key"]
+                           and window["windowStart"] <= r["ts"] < window["windowEnd"]]).reshape(-1, 1)
+        record, previous[window["key"]] = features.window_record(
+            spec, window["key"], window["windowStart"], window["windowEnd"], values, previous.get(window["key"]))
+        expected.append(json.loads(json.dumps(record)))
+    return expected
+
+
+#: Sums over a diagram: numpy's summation order differs between the job's runtime and this one
+#: by an ulp; everything else (counts, pairs, Betti numbers) must be identical.
+SUMS = ("totalPersistence", "entropy", "changeScore")
+
+
+def assert_as_offline(spec: Any, records: list[dict[str, Any]], windows: list[dict[str, Any]]) -> None:
+    got = sorted(windows, key=lambda w: (w["key"], w["windowEnd"]))
+    for out, want in zip(got, offline(spec, records, windows), strict=True):
+        same = {k: pytest.approx(v, rel=1e-12, abs=1e-15) if k in SUMS and v is not None else v
+                for k, v in want.items()}
+        differing = {k: (out.get(k), want.get(k)) for k in set(out) | set(want) if out.get(k) != same.get(k)}
+        assert not differing, f"window {out['key']}@{out['windowStart']}: {differing}"
+
+
+def test_every_output_record_is_tda_core_on_its_window_and_bad_records_go_to_the_dead_letter_topic(
+        platform, operator, custom, namespace, bootstrap):  # noqa: F811
+    import time
+
+    from tda_dev.stream_demo import committed, produce
+
+    obj = body("flow", window={"type": "sliding", "size": "4s", "slide": "2s"}, flink={"checkpointInterval": "2s"})
+    topics = obj["spec"]["kafka"]
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, obj)
+    spec = flowing(custom, namespace, "flow")
+    start = int(time.time() * 1000) // 2000 * 2000 - 60_000
+    first, second = series(("s1", "s2"), start, 12.0), series(("s1", "s2"), start + 12_000, 12.0)
+    produce(bootstrap, topics["input"]["topic"], first)
+    bad = [b"not json", b"[1, 2]", json.dumps({"sensor": "s1", "ts": start, "value": "x"}).encode(),
+           json.dumps({"ts": start, "value": 1.0}).encode(), json.dumps({"sensor": "s1", "value": 1.0}).encode(),
+           b'{"sensor": "s1", "ts": %d, "value": 1e400}' % start]
+    produce(bootstrap, topics["input"]["topic"], bad)
+    produce(bootstrap, topics["input"]["topic"], second)  # after the bad ones: the job must still be running
+    records = first + second
+    wanted = closed_windows(records, 4000, 2000, closed_before=records[-1]["ts"] - 1000)
+    windows = read_windows(bootstrap, topics["output"]["topic"], wanted)
+    keys = [(w["key"], w["windowStart"]) for w in windows]
+    assert wanted <= set(keys) and len(keys) == len(set(keys))
+    assert_as_offline(spec, records, windows)
+    letters = list(committed(bootstrap, topics["deadLetter"]["topic"], timeout=60, idle=10))
+    assert sorted(letter["reason"] for letter in letters) == sorted([
+        "not a JSON object", "not a JSON object", "record.valueFields value: missing or not a finite number",
+        "record.keyField sensor: missing or not a scalar",
+        "record.timestampField ts: missing or not epoch milliseconds",
+        "record.valueFields value: missing or not a finite number"])
+    assert "not json" in {x.get("record") for x in letters} and all(x["schema"] == "tda.io/dead-letter/v1" for x in letters)
+    assert get(custom, namespace, "flow")["status"]["phase"] == "Running"
+
+
+@pytest.mark.parametrize("interruption", ["suspend", "kill"])
+def test_a_stopped_or_killed_job_resumes_from_its_state_without_losing_or_duplicating_a_window(
+        platform, operator, custom, namespace, bootstrap, interruption):  # noqa: F811
+    import os
+    import signal
+    import time
+
+    from tda_dev import paths
+    from tda_dev.stream_demo import produce
+
+    name = f"resume-{interruption}"
+    obj = body(name, window={"type": "sliding", "size": "4s", "slide": "2s"}, flink={"checkpointInterval": "2s"})
+    topics = obj["spec"]["kafka"]
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, obj)
+    spec = flowing(custom, namespace, name)
+    start = int(time.time() * 1000) // 2000 * 2000 - 120_000
+    before, after = series(("s1", "s2"), start, 20.0), series(("s1", "s2"), start + 20_000, 20.0)
+    produce(bootstrap, topics["input"]["topic"], before)
+    early = closed_windows(before[: len(before) // 2], 4000, 2000, before[len(before) // 2]["ts"] - 1000)
+    read_windows(bootstrap, topics["output"]["topic"], early)  # some output is committed
+    if interruption == "suspend":
+        custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, {"spec": {"suspend": True}})
+        wait_for("Suspended", lambda: get(custom, namespace, name)["status"]["phase"] == "Suspended", timeout=180)
+        deployment = custom.get_namespaced_custom_object("flink.apache.org", "v1beta1", namespace,
+                                                         "flinkdeployments", name)
+        assert deployment["status"]["jobStatus"]["savepointInfo"]["lastSavepoint"]["location"]
+        produce(bootstrap, topics["input"]["topic"], after)  # arrives while nothing runs
+        custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, {"spec": {"suspend": False}})
+    else:
+        pid_file = paths.state_dir() / "flink" / "deployments" / namespace / name / "job.pid"
+        os.killpg(int(pid_file.read_text()), signal.SIGKILL)  # the job manager and its task managers die
+        produce(bootstrap, topics["input"]["topic"], after)
+    records = before + after
+    wanted = closed_windows(records, 4000, 2000, closed_before=records[-1]["ts"] - 1000)
+    windows = read_windows(bootstrap, topics["output"]["topic"], wanted, timeout=300)
+    keys = [(w["key"], w["windowStart"]) for w in windows]
+    assert wanted <= set(keys), sorted(wanted - set(keys))[:5]
+    assert len(keys) == len(set(keys)), "a window was output twice"
+    assert_as_offline(spec, records, windows)
+    assert sum(w["changeScore"] is None for w in windows) == 2  # keyed state survived: one first window per key
