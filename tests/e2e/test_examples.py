@@ -145,7 +145,30 @@ def long_bars(diagram: np.ndarray, top: int = 10) -> int:
 
 def test_every_example_tdajob_is_covered_here():
     kinds = {p.name: yaml.safe_load(p.read_text())["kind"] for p in EXAMPLES.glob("*.yaml")}
-    assert kinds == {"torus.yaml": "TDAJob", "datasets-s3.yaml": "TDAJob", "image-cubical.yaml": "TDAJob"}
+    assert kinds == {"torus.yaml": "TDAJob", "datasets-s3.yaml": "TDAJob", "image-cubical.yaml": "TDAJob",
+                     "tdastream.yaml": "TDAStream"}
+
+
+@pytest.mark.timeout(900)
+def test_the_stream_example_flows_and_its_change_score_jumps_at_the_regime_change(platform, user_env, namespace):
+    """kubectl apply of examples/tdastream.yaml, then `tda-dev demo-stream` feeds it and prints the records."""
+    import re
+
+    if platform.external:
+        pytest.skip("needs the local platform's Kafka broker and stand-ins")
+    assert "tdastream.tda.io/sensors created" in kubectl(
+        user_env, "apply", "-f", str(EXAMPLES / "tdastream.yaml"), "-n", namespace)
+    demo = run_module(dict(user_env, PYTHONUNBUFFERED="1"), "tda_dev.cli", "demo-stream", "--namespace", namespace,
+                      timeout=600)
+    assert demo.returncode == 0, f"stdout:\n{demo.stdout}\nstderr:\n{demo.stderr}"
+    rows = re.findall(r"window \+\s*([0-9.]+)s .* change score\s+([0-9.]+|-)(\s+<- regime change)?", demo.stdout)
+    scores = [(float(t), float(c)) for t, c, _ in rows if c != "-"]
+    assert len(scores) >= 40, demo.stdout
+    calm = [c for t, c in scores if 2 <= t and t + 10 <= 30]  # full windows, all before the change at +30 s
+    changed = [c for t, c, mark in rows if mark and c != "-"]
+    assert calm and changed and min(float(c) for c in changed) > 2 * max(calm), demo.stdout
+    table = kubectl(user_env, "get", "tdas", "sensors", "-n", namespace)
+    assert table.splitlines()[1].split()[:2] == ["sensors", "Running"], table
 
 
 def test_torus_shows_the_torus(platform, user_env, namespace):
