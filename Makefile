@@ -18,7 +18,7 @@ PYTEST := $(PY) -m pytest
 CTEST_BUILD := build/ctest
 
 .PHONY: setup native binaries test test-unit test-native test-integration ctest demo demo-stream dev down crds lint \
-        bench bench-core bench-operator images kind-up clean
+        bench bench-core bench-operator bench-stream images kind-up clean
 
 setup: $(INSTALLED) $(NATIVE_STAMP) $(STREAM_INSTALLED) binaries
 
@@ -92,6 +92,9 @@ bench-core: $(INSTALLED) $(NATIVE_STAMP)
 
 bench-operator: setup
 	$(PY) bench/bench_operator.py
+
+bench-stream: setup
+	$(PY) bench/bench_stream.py
 
 clean:
 	rm -rf build $(VENV)

@@ -28,6 +28,7 @@
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -665,6 +666,38 @@ class Auction {
 
 constexpr std::size_t kExactAssignmentSize = 256;
 
+// When every point of both diagrams is born at the same value (H0 of a Rips
+// filtration: all at 0), two points are |d - d'| apart and the problem lives on a
+// line. For a convex cost of |d - d'|, some optimal matching pairs the sorted deaths
+// of its matched points in order (crossing pairs can be uncrossed at no loss), so a
+// dynamic programme over the two sorted sequences -- match the next two, or send
+// the next point of either to the diagonal -- is exact, in O(|a| |b|) time.
+std::optional<double> same_birth_assignment(const Points& a, const Points& b, const PowerCost& pw) {
+  const double birth = a.front().birth;
+  for (const Points* pts : {&a, &b})
+    for (const Point& q : *pts)
+      if (q.birth != birth) return std::nullopt;
+  auto deaths = [](const Points& pts) {
+    std::vector<double> d;
+    d.reserve(pts.size());
+    for (const Point& q : pts) d.push_back(q.death);
+    std::sort(d.begin(), d.end());
+    return d;
+  };
+  const std::vector<double> da = deaths(a), db = deaths(b);
+  auto diagonal = [&](double death) { return pw(std::abs(death - birth) / 2); };
+  std::vector<double> row(db.size() + 1), next(db.size() + 1);
+  row[0] = 0;
+  for (std::size_t j = 0; j < db.size(); ++j) row[j + 1] = row[j] + diagonal(db[j]);
+  for (double x : da) {
+    next[0] = row[0] + diagonal(x);
+    for (std::size_t j = 0; j < db.size(); ++j)
+      next[j + 1] = std::min({row[j + 1] + diagonal(x), next[j] + diagonal(db[j]), row[j] + pw(std::abs(x - db[j]))});
+    std::swap(row, next);
+  }
+  return row.back();
+}
+
 }  // namespace
 
 double bottleneck(Diagram a, Diagram b, double delta) {
@@ -703,6 +736,9 @@ double wasserstein(Diagram a, Diagram b, double order, double delta) {
   double finite = 0;
   if (fa.empty()) {
     for (const Point& q : fb) finite += pw(to_diagonal(q));
+  } else if (auto line = same_birth_assignment(fa, fb, pw)) {
+    g_stats.exact = true;
+    finite = *line;
   } else if (delta == 0 || fa.size() + fb.size() <= kExactAssignmentSize) {
     g_stats.exact = true;
     finite = hungarian(AssignmentCost{fa, fb, pw});

@@ -130,6 +130,11 @@ def build_flink_deployment(stream: TDAStream, image: str, flink_python_jar: str)
         "taskmanager.numberOfTaskSlots": "1",
         "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
         "metrics.reporter.prom.port": "9249",
+        # Latency: watermarks every 50 ms (default 200), and the Python worker gets its
+        # windows in bundles finished after 10 ms (default 1 s) -- one window is one call.
+        "pipeline.auto-watermark-interval": "50 ms",
+        "python.fn-execution.bundle.time": "10",
+        "python.fn-execution.bundle.size": "1000",
     }
     job: dict[str, Any] = {
         "jarURI": flink_python_jar,

@@ -28,6 +28,7 @@ log = logging.getLogger("tda_stream")
 EPOCH = dt.datetime(1970, 1, 1)
 #: Keys whose latest change score is exported as a gauge, per parallel instance.
 MAX_SCORE_GAUGES = 1000
+IDLE_PARTITION_TIMEOUT = "30 s"
 
 
 def epoch_ms(value: Any) -> int:
@@ -117,8 +118,10 @@ def build(spec: JobSpec, document: str) -> Any:
     config = t_env.get_config()
     config.set("table.local-time-zone", "UTC")
     config.set("pipeline.name", f"tda-stream {spec.namespace}/{spec.stream}")
-    # Partitions without records must not hold the watermark (and every window) back.
-    config.set("table.exec.source.idle-timeout", "2 s")
+    # A partition silent this long stops holding the watermark (and every window) back.
+    # Long enough that a partition whose reader starts late on a backlog is not declared
+    # idle first: its records would then be late for windows already closed, and dropped.
+    config.set("table.exec.source.idle-timeout", IDLE_PARTITION_TIMEOUT)
     for statement in (sql.source_table(spec), sql.parsed_view(spec), sql.checked_view(spec), sql.good_view()):
         t_env.execute_sql(statement)
     statements = t_env.create_statement_set()

@@ -56,6 +56,24 @@ def test_exact_wasserstein_matches_hera(seed, p):
     assert tda_core.wasserstein(a, b, p=p, delta=0.0) == pytest.approx(hera_wasserstein(a, b, p), rel=1e-7)
 
 
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.5])
+def test_diagrams_born_at_one_value_take_the_exact_line_path(seed, p):
+    """H0 of a Rips filtration: every class born at 0. The one-dimensional programme must
+    give Hera's value, also with ties, and with sizes beyond the Hungarian method's."""
+    rng = np.random.default_rng(500 + seed)
+    n, m = (int(rng.integers(1, 400)) for _ in range(2))
+    if seed % 3 == 0:
+        a, b = (np.c_[np.zeros(k), rng.integers(1, 6, k).astype(float)] for k in (n, m))
+    else:
+        a, b = (tda_core.rips_persistence(rng.random((k, 3)))[0][:-1] for k in (n, m))
+    got = tda_core.wasserstein(a, b, p=p, delta=0.0)
+    assert _core.wasserstein_stats()["exact"]
+    assert got == pytest.approx(hera_wasserstein(a, b, p), rel=1e-7)
+    shifted = a + [0.5, 0.5]  # one birth for all, not zero
+    assert tda_core.wasserstein(shifted, b + [0.5, 0.5], p=p, delta=0.0) == pytest.approx(got, rel=1e-12)
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("p", [1.0, 2.0])
 def test_auction_is_within_delta_of_the_optimum(seed, p):
