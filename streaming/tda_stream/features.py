@@ -77,6 +77,23 @@ def features_of(diagrams: Diagrams, computation: Computation) -> dict[str, Any]:
     return out
 
 
+def record_of(spec: JobSpec, key: str, window_start: int, window_end: int, count: int,
+              diagrams: Diagrams, previous: Diagrams | None) -> dict[str, Any]:
+    """The output record (contract tda.io/window-features/v1) of a window's diagrams."""
+    record: dict[str, Any] = {
+        "schema": OUTPUT_SCHEMA,
+        "stream": spec.stream,
+        "key": key,
+        "windowStart": window_start,
+        "windowEnd": window_end,
+        "count": count,
+        **features_of(diagrams, spec.computation),
+    }
+    if "changeScore" in spec.computation.features:
+        record["changeScore"] = None if previous is None else change_score(previous, diagrams)
+    return record
+
+
 def window_record(
     spec: JobSpec,
     key: str,
@@ -85,27 +102,17 @@ def window_record(
     values: np.ndarray,
     previous: Diagrams | None,
 ) -> tuple[dict[str, Any], Diagrams]:
-    """The output record (contract tda.io/window-features/v1) and this window's diagrams,
-    which the next window of the key compares against."""
+    """The output record of a window's values and its diagrams, which the next window of
+    the key compares against."""
     diagrams = diagrams_of(points_of(values, spec.embedding), spec.computation)
-    record: dict[str, Any] = {
-        "schema": OUTPUT_SCHEMA,
-        "stream": spec.stream,
-        "key": key,
-        "windowStart": window_start,
-        "windowEnd": window_end,
-        "count": int(values.shape[0]),
-        **features_of(diagrams, spec.computation),
-    }
-    if "changeScore" in spec.computation.features:
-        record["changeScore"] = None if previous is None else change_score(previous, diagrams)
-    return record, diagrams
+    return record_of(spec, key, window_start, window_end, int(values.shape[0]), diagrams, previous), diagrams
 
 
-def encode_diagrams(diagrams: Diagrams) -> list[list[list[float]]]:
-    """Diagrams as plain lists for keyed state (inf kept: state is not JSON)."""
-    return [d.tolist() for d in diagrams]
+def encode_diagrams(diagrams: Diagrams) -> list[list[list[float | None]]]:
+    """Diagrams as JSON-ready lists (death None for an essential class)."""
+    return [[[b, None if np.isinf(d) else d] for b, d in diagram.tolist()] for diagram in diagrams]
 
 
-def decode_diagrams(stored: Sequence[Sequence[Sequence[float]]]) -> Diagrams:
-    return [np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in stored]
+def decode_diagrams(stored: Sequence[Sequence[Sequence[float | None]]]) -> Diagrams:
+    return [np.array([[b, np.inf if d is None else d] for b, d in diagram], dtype=np.float64).reshape(-1, 2)
+            for diagram in stored]

@@ -4,9 +4,9 @@
 
 (on a cluster the FlinkDeployment runs it through PythonDriver with ``-pym tda_stream.job``).
 Records are parsed, checked, keyed and windowed on the JVM (:mod:`tda_stream.sql`);
-Python is entered once per (key, window) to compute the diagrams, the features and the
-change score against the key's previous window, kept in keyed state so it survives
-restarts. Output and dead-letter records are written in Kafka transactions committed
+Python is entered per (key, window) to compute the diagrams, then the features and the
+change score against the key's previous window, which Flink's keyed state holds (SQL
+LAG), so it survives restarts. Output and dead-letter records are written in Kafka transactions committed
 with each checkpoint.
 """
 
@@ -39,6 +39,14 @@ def epoch_ms(value: Any) -> int:
     return int(value)
 
 
+def event_ms(order: str) -> int:
+    """A record's event time from its sort column: epoch ms, or the Kafka timestamp as text (UTC)."""
+    if order.isdigit():
+        return int(order)
+    parsed = dt.datetime.strptime(order if "." in order else order + ".000", "%Y-%m-%d %H:%M:%S.%f")
+    return (parsed - EPOCH) // dt.timedelta(milliseconds=1)
+
+
 def window_values(points: str, spec: JobSpec) -> np.ndarray:
     """The window's records, in event-time order (ties by partition and offset), as values."""
     rows = [p.split(sql.FIELD_SEPARATOR) for p in points.split(sql.POINT_SEPARATOR)] if points else []
@@ -47,48 +55,99 @@ def window_values(points: str, spec: JobSpec) -> np.ndarray:
     return np.array([[float(v) for v in r[3:]] for r in rows], dtype=np.float64).reshape(-1, len(spec.value_fields))
 
 
-def _process_function() -> Any:
+class ChangeScores:
+    """Gauges of the latest change score per key (bounded: keys are user data)."""
+
+    def __init__(self, metrics: Any) -> None:
+        self.metrics = metrics
+        self.windows = metrics.counter("tdaWindows")
+        self.scores: dict[str, float] = {}
+
+    def observe(self, record: dict[str, Any]) -> None:
+        self.windows.inc()
+        key, score = record["key"], record.get("changeScore")
+        if score is None or (key not in self.scores and len(self.scores) >= MAX_SCORE_GAUGES):
+            return
+        if key not in self.scores:
+            self.metrics.add_group("key", key).gauge("tdaChangeScore", lambda k=key: self.scores[k])
+        self.scores[key] = int(score * 1e6) / 1e6
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), allow_nan=False)
+
+
+def _functions(document: str) -> tuple[Any, Any]:
+    """The two Python steps of a time window, as SQL scalar functions."""
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import FunctionContext, ScalarFunction, udf
+
+    class WindowDiagrams(ScalarFunction):  # type: ignore[misc]
+        """(start, end, count, points) -> the window's diagrams, as JSON."""
+
+        def open(self, function_context: FunctionContext) -> None:
+            self.spec = parse(document)
+
+        def eval(self, start: Any, end: Any, count: int, points: str) -> str:
+            values = window_values(points, self.spec)
+            diagrams = features.diagrams_of(features.points_of(values, self.spec.embedding), self.spec.computation)
+            return dumps({"windowStart": epoch_ms(start), "windowEnd": epoch_ms(end), "count": int(count),
+                          "diagrams": features.encode_diagrams(diagrams)})
+
+    class WindowRecord(ScalarFunction):  # type: ignore[misc]
+        """(key, this window's diagrams, the previous window's or NULL) -> the output record."""
+
+        def open(self, function_context: FunctionContext) -> None:
+            self.spec = parse(document)
+            self.scores = ChangeScores(function_context.get_metric_group())
+
+        def eval(self, key: str, current: str, previous: str | None) -> str:
+            now = json.loads(current)
+            before = features.decode_diagrams(json.loads(previous)["diagrams"]) if previous else None
+            record = features.record_of(self.spec, key, now["windowStart"], now["windowEnd"], now["count"],
+                                        features.decode_diagrams(now["diagrams"]), before)
+            self.scores.observe(record)
+            return dumps(record)
+
+    return (udf(WindowDiagrams(), result_type=DataTypes.STRING()),
+            udf(WindowRecord(), result_type=DataTypes.STRING()))
+
+
+def _count_windows(document: str) -> Any:
     from pyflink.common import Row, Types
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import ValueStateDescriptor
 
-    class WindowFeatures(KeyedProcessFunction):  # type: ignore[misc]
-        """One (key, window) row in, its output record out; keyed state: the key's last window."""
-
-        def __init__(self, document: str) -> None:
-            self.document = document
+    class CountWindowFeatures(KeyedProcessFunction):  # type: ignore[misc]
+        """Count windows: the key's last sizeRecords records, every slideRecords records
+        (arrival order), spanning their event times. One row in per record; keyed state:
+        the key's recent records and its previous window's diagrams."""
 
         def open(self, runtime_context: RuntimeContext) -> None:
-            self.spec = parse(self.document)
-            self.previous = runtime_context.get_state(
-                ValueStateDescriptor("previous-window", Types.PICKLED_BYTE_ARRAY()))
-            self.metrics = runtime_context.get_metrics_group()
-            self.windows = self.metrics.counter("tdaWindows")
-            self.scores: dict[str, float] = {}
-
-        def _export_score(self, key: str, score: float) -> None:
-            if key not in self.scores and len(self.scores) >= MAX_SCORE_GAUGES:
-                return
-            if key not in self.scores:
-                self.metrics.add_group("key", key).gauge("tdaChangeScore", lambda k=key: self.scores[k])
-            self.scores[key] = score
+            self.spec = parse(document)
+            state = ValueStateDescriptor("count-window", Types.PICKLED_BYTE_ARRAY())
+            self.state = runtime_context.get_state(state)
+            self.scores = ChangeScores(runtime_context.get_metrics_group())
 
         def process_element(self, row: Any, ctx: Any) -> Any:
-            key, start, end = row[0], epoch_ms(row[1]), epoch_ms(row[2])
-            stored = self.previous.value()
-            previous = None
-            if stored is not None and stored[0] < end:
-                previous = features.decode_diagrams(stored[1])
-            record, diagrams = features.window_record(
-                self.spec, key, start, end, window_values(row[4], self.spec), previous)
-            if stored is None or stored[0] < end:
-                self.previous.update((end, features.encode_diagrams(diagrams)))
-            self.windows.inc()
-            if record.get("changeScore") is not None:
-                self._export_score(key, int(record["changeScore"] * 1e6) / 1e6)
-            yield Row(key, json.dumps(record, separators=(",", ":"), allow_nan=False))
+            window = self.spec.window
+            seen, recent, previous = self.state.value() or (0, [], None)
+            recent = [*recent, (row[1], row[2])][-window.size_records:]
+            seen += 1
+            emit = seen >= window.size_records and (seen - window.size_records) % window.slide_records == 0
+            if emit:
+                times = [event_ms(order) for order, _ in recent]
+                values = window_values(sql.POINT_SEPARATOR.join(point for _, point in recent), self.spec)
+                record, diagrams = features.window_record(
+                    self.spec, row[0], min(times), max(times) + 1, values,
+                    features.decode_diagrams(previous) if previous is not None else None)
+                previous = features.encode_diagrams(diagrams)
+                self.scores.observe(record)
+            self.state.update((seen, recent, previous))
+            if emit:
+                yield Row(row[0], dumps(record))
 
-    return WindowFeatures
+    return CountWindowFeatures(), Types.ROW_NAMED(["k", "payload"], [Types.STRING(), Types.STRING()])
 
 
 def flink_configuration() -> Any:
@@ -107,7 +166,7 @@ def flink_configuration() -> Any:
 
 
 def build(spec: JobSpec, document: str) -> Any:
-    """The job's statement set: dead letters (SQL) and window features (SQL + one Python step)."""
+    """The job's statement set: dead letters and window features, one plan over one scan."""
     from pyflink.common import Types
     from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
@@ -129,12 +188,18 @@ def build(spec: JobSpec, document: str) -> Any:
     if dead_letters:
         t_env.execute_sql(dead_letters[0])
         statements.add_insert_sql(dead_letters[1])
-    windows = t_env.to_data_stream(t_env.sql_query(sql.windows_query(spec)))
-    rows = windows.key_by(lambda row: row[0], key_type=Types.STRING()).process(
-        _process_function()(document),
-        output_type=Types.ROW_NAMED(["k", "payload"], [Types.STRING(), Types.STRING()]))
     t_env.execute_sql(sql.output_table(spec))
-    statements.add_insert("window_features", t_env.from_data_stream(rows))
+    if spec.window.type == "count":
+        function, row_type = _count_windows(document)
+        records = t_env.to_data_stream(t_env.sql_query(sql.records_query(spec)))
+        rows = records.key_by(lambda row: row[0], key_type=Types.STRING()).process(function, output_type=row_type)
+        statements.add_insert("window_features", t_env.from_data_stream(rows))
+    else:
+        diagrams, record = _functions(document)
+        t_env.create_temporary_function(sql.DIAGRAMS_FUNCTION, diagrams)
+        t_env.create_temporary_function(sql.RECORD_FUNCTION, record)
+        t_env.execute_sql(sql.windows_view(spec))
+        statements.add_insert_sql(sql.features_insert())
     return statements
 
 

@@ -164,7 +164,7 @@ def test_the_stream_example_flows_and_its_change_score_jumps_at_the_regime_chang
     rows = re.findall(r"window \+\s*([0-9.]+)s .* change score\s+([0-9.]+|-)(\s+<- regime change)?", demo.stdout)
     scores = [(float(t), float(c)) for t, c, _ in rows if c != "-"]
     assert len(scores) >= 40, demo.stdout
-    calm = [c for t, c in scores if 2 <= t and t + 10 <= 30]  # full windows, all before the change at +30 s
+    calm = [c for t, c in scores if t >= 2 and t + 10 <= 30]  # full windows, all before the change at +30 s
     changed = [c for t, c, mark in rows if mark and c != "-"]
     assert calm and changed and min(float(c) for c in changed) > 2 * max(calm), demo.stdout
     table = kubectl(user_env, "get", "tdas", "sensors", "-n", namespace)

@@ -307,3 +307,32 @@ def test_a_stopped_or_killed_job_resumes_from_its_state_without_losing_or_duplic
     assert len(keys) == len(set(keys)), "a window was output twice"
     assert_as_offline(spec, records, windows)
     assert sum(w["changeScore"] is None for w in windows) == 2  # keyed state survived: one first window per key
+
+
+def test_count_windows_are_the_last_records_of_each_key(platform, operator, custom, namespace, bootstrap):  # noqa: F811
+    import time
+
+    import numpy as np
+    from tda_dev.stream_demo import produce
+    from tda_stream import features
+
+    obj = body("counted", window={"type": "count", "sizeRecords": 30, "slideRecords": 10},
+               flink={"checkpointInterval": "2s"})
+    topics = obj["spec"]["kafka"]
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, obj)
+    spec = flowing(custom, namespace, "counted")
+    records = series(("s1", "s2"), int(time.time() * 1000) - 60_000, 10.0)  # 100 records per key
+    produce(bootstrap, topics["input"]["topic"], records)
+    wanted = {(key, start) for key in ("s1", "s2")
+              for start in [r["ts"] for r in records if r["sensor"] == key][0:71:10]}
+    windows = read_windows(bootstrap, topics["output"]["topic"], wanted)
+    assert {(w["key"], w["windowStart"]) for w in windows} == wanted and len(windows) == len(wanted)
+    previous: dict[str, Any] = {}
+    for window in sorted(windows, key=lambda w: (w["key"], w["windowEnd"])):
+        mine = [r for r in records if r["sensor"] == window["key"] and window["windowStart"] <= r["ts"] < window["windowEnd"]]
+        assert len(mine) == window["count"] == 30
+        want, previous[window["key"]] = features.window_record(
+            spec, window["key"], window["windowStart"], window["windowEnd"],
+            np.array([[r["value"]] for r in mine]), previous.get(window["key"]))
+        assert window["topPairs"] == json.loads(json.dumps(want["topPairs"]))
+        assert window["changeScore"] == (None if want["changeScore"] is None else pytest.approx(want["changeScore"]))

@@ -84,7 +84,7 @@ def test_sql_quotes_every_name_it_embeds():
     source = sql.source_table(spec)
     assert "'topic' = 'sensors'" in source and "'properties.group.id' = 'tda-lab-sensors'" in source
     assert "read_committed" in source and "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '0 00:00:01.000'" in source
-    assert "HOP(TABLE `good`" in sql.windows_query(spec)
+    assert "HOP(TABLE `good`" in sql.windows_view(spec) and "LAG(`current`)" in sql.features_insert()
     reasons = sql.reason_expression(spec)
     assert "record.keyField sensor" in reasons and "record.valueFields value" in reasons
     assert "record.timestampField ts" in reasons
@@ -98,7 +98,7 @@ def test_tumbling_windows_and_kafka_time():
     record = {"keyField": "id", "valueFields": ["x", "y"]}
     spec = parse(json.dumps(document(record=record, embedding=None,
                                      window={"type": "tumbling", "size": "5s"})))
-    assert "TUMBLE(TABLE `good`, DESCRIPTOR(`rowtime`), INTERVAL '0 00:00:05.000'" in sql.windows_query(spec)
+    assert "TUMBLE(TABLE `good`, DESCRIPTOR(`rowtime`), INTERVAL '0 00:00:05.000'" in sql.windows_view(spec)
     assert "`rowtime` AS `kafka_ts`" in sql.source_table(spec)
     assert spec.point_dimension == 2 and spec.timestamp_field is None
 
@@ -161,3 +161,14 @@ def test_the_dead_letter_schema_describes_what_the_sql_writes():
               "partition": 0, "offset": 7, "truncated": False, "record": "x"}
     jsonschema.validate(letter, schema)
     assert set(schema["properties"]) == {"schema", "stream", "reason", "partition", "offset", "truncated", "record"}
+
+
+def test_count_windows_read_one_row_per_record_and_kafka_times_parse_back():
+    from tda_stream.job import event_ms
+
+    spec = parse(json.dumps(document(window={"type": "count", "sizeRecords": 20, "slideRecords": 5})))
+    assert (spec.window.size_records, spec.window.slide_records) == (20, 5)
+    assert "FROM `good`" in sql.records_query(spec) and "CONCAT_WS" in sql.records_query(spec)
+    assert event_ms("1767225602500") == 1_767_225_602_500
+    assert event_ms("2026-01-01 00:00:02.500") == 1_767_225_602_500
+    assert event_ms("2026-01-01 00:00:02") == 1_767_225_602_000
