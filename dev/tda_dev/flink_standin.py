@@ -156,6 +156,8 @@ class FlinkStandIn:
                 log.info("FlinkDeployment %s/%s is gone: stopping its job", *key)
                 self._kill(self.runs.pop(key))
                 shutil.rmtree(self._dir(key), ignore_errors=True)
+                with contextlib.suppress(OSError):  # the namespace's directory, once empty
+                    self._dir(key).parent.rmdir()
             if ready_file is not None and not ready_file.exists():
                 ready_file.write_text("ready\n")
             time.sleep(POLL_SECONDS)

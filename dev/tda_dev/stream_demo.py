@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     produce(bootstrap, kafka_spec["input"]["topic"], records)
     expected = 2 * (int(args.seconds * 1000) // 2_000 - 4)
     seen = 0
-    for record in committed(bootstrap, kafka_spec["output"]["topic"], timeout=args.timeout, idle=45.0):
+    for record in committed(bootstrap, kafka_spec["output"]["topic"], timeout=args.timeout, idle=90.0):
         if record["windowStart"] < start:
             continue  # an earlier run's windows
         _say(_row(record, start, change))

@@ -28,7 +28,7 @@ class SpecError(ValueError):
     """The job document is unusable; the message names the field, never its value."""
 
 
-def duration_ms(text: str, field: str) -> int:
+def duration_ms(text: Any, field: str) -> int:
     if not isinstance(text, str) or not DURATION.match(text):
         raise SpecError(f"{field}: expected a duration such as 500ms, 10s or 1m30s")
     return sum(int(n) * _UNIT_MS[unit] for n, unit in _DURATION_PART.findall(text))
