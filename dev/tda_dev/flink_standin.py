@@ -155,6 +155,8 @@ class FlinkStandIn:
             for key in set(self.runs) - present:
                 log.info("FlinkDeployment %s/%s is gone: stopping its job", *key)
                 self._kill(self.runs.pop(key))
+                with contextlib.suppress(OSError):  # its log outlives it, beside the platform's logs
+                    shutil.copyfile(self._dir(key) / "job.log", self.workdir.parent / "logs" / f"flink-job-{key[0]}-{key[1]}.log")
                 shutil.rmtree(self._dir(key), ignore_errors=True)
                 with contextlib.suppress(OSError):  # the namespace's directory, once empty
                     self._dir(key).parent.rmdir()

@@ -63,16 +63,17 @@ def produce(bootstrap: str, topic: str, records: list[dict[str, Any]] | list[byt
 
 def committed(bootstrap: str, topic: str, timeout: float, idle: float | None = None) -> Iterator[dict[str, Any]]:
     """Records of ``topic`` from the start, as read_committed consumers see them (output of
-    committed Flink checkpoints only), until ``timeout`` or ``idle`` seconds without one."""
+    committed Flink checkpoints only), until ``timeout``, or ``idle`` seconds without one
+    after the first."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                              isolation_level="read_committed", enable_auto_commit=False,
                              consumer_timeout_ms=500)
     deadline = time.monotonic() + timeout
-    last = time.monotonic()
+    last: float | None = None
     try:
-        while time.monotonic() < deadline and (idle is None or time.monotonic() - last < idle):
+        while time.monotonic() < deadline and (idle is None or last is None or time.monotonic() - last < idle):
             for message in consumer:
                 last = time.monotonic()
                 yield json.loads(message.value)
