@@ -152,17 +152,29 @@ class FlinkStandIn:
                     self.reconcile(key, obj)
                 except Exception:  # noqa: BLE001 - one deployment must not stop the others
                     log.exception("FlinkDeployment %s/%s", *key)
-            for key in set(self.runs) - present:
-                log.info("FlinkDeployment %s/%s is gone: stopping its job", *key)
-                self._kill(self.runs.pop(key))
-                with contextlib.suppress(OSError):  # its log outlives it, beside the platform's logs
-                    shutil.copyfile(self._dir(key) / "job.log", self.workdir.parent / "logs" / f"flink-job-{key[0]}-{key[1]}.log")
-                shutil.rmtree(self._dir(key), ignore_errors=True)
-                with contextlib.suppress(OSError):  # the namespace's directory, once empty
-                    self._dir(key).parent.rmdir()
+            for key in (set(self.runs) | self._on_disk()) - present:
+                self._forget(key)
             if ready_file is not None and not ready_file.exists():
                 ready_file.write_text("ready\n")
             time.sleep(POLL_SECONDS)
+
+    def _on_disk(self) -> set[tuple[str, str]]:
+        return {(d.parent.name, d.name) for d in (self.workdir / "deployments").glob("*/*") if d.is_dir()}
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        """A deleted FlinkDeployment: its job stops, its state goes (a new one of the same
+        name must not restore it); its log stays beside the platform's logs."""
+        log.info("FlinkDeployment %s/%s is gone: stopping its job, removing its state", *key)
+        run = self.runs.pop(key, None)
+        if run is not None:
+            self._kill(run)
+        self.backoff.pop(key, None)
+        with contextlib.suppress(OSError):
+            shutil.copyfile(self._dir(key) / "job.log",
+                            self.workdir.parent / "logs" / f"flink-job-{key[0]}-{key[1]}.log")
+        shutil.rmtree(self._dir(key), ignore_errors=True)
+        with contextlib.suppress(OSError):  # the namespace's directory, once empty
+            self._dir(key).parent.rmdir()
 
     def reconcile(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
         spec = obj.get("spec") or {}

@@ -685,7 +685,7 @@ std::optional<double> same_birth_assignment(const Points& a, const Points& b, co
     return d;
   };
   const std::vector<double> da = deaths(a), db = deaths(b);
-  auto diagonal = [&](double death) { return pw(std::abs(death - birth) / 2); };
+  auto diagonal = [&](double death) { return pw(to_diagonal({birth, death})); };
   std::vector<double> row(db.size() + 1), next(db.size() + 1);
   row[0] = 0;
   for (std::size_t j = 0; j < db.size(); ++j) row[j + 1] = row[j] + diagonal(db[j]);

@@ -1,7 +1,8 @@
 """Topological features of one window of one key: pure functions over numpy arrays.
 
-The Flink job calls :func:`window_record` once per (key, window); tests call the same
-function offline on the same points, so every output record can be checked exactly.
+The Flink job calls :func:`diagrams_of` and :func:`record_of` per (key, window) (count
+windows: :func:`window_record`, the two together); tests call the same functions offline
+on the same points, so every output record can be checked exactly.
 """
 
 from __future__ import annotations

@@ -43,8 +43,7 @@ def event_ms(order: str) -> int:
     """A record's event time from its sort column: epoch ms, or the Kafka timestamp as text (UTC)."""
     if order.isdigit():
         return int(order)
-    parsed = dt.datetime.strptime(order if "." in order else order + ".000", "%Y-%m-%d %H:%M:%S.%f")
-    return (parsed - EPOCH) // dt.timedelta(milliseconds=1)
+    return epoch_ms(dt.datetime.strptime(order if "." in order else order + ".000", "%Y-%m-%d %H:%M:%S.%f"))
 
 
 def window_values(points: str, spec: JobSpec) -> np.ndarray:
