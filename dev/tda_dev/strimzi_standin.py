@@ -6,7 +6,9 @@ the part our platform relies on, as the node agent stands in for kubelet: every
 the local broker through the Kafka Admin API, and its status says `Ready` as Strimzi
 would write it -- or not Ready with Kafka's reason. Like Strimzi it holds a finalizer,
 deletes the Kafka topic when the resource goes, and leaves topics alone whose
-`strimzi.io/managed` annotation is "false". One local broker plays every cluster, so a
+`strimzi.io/managed` annotation is "false". Like Strimzi's periodic reconciliation, a
+topic that is not Ready (a broker still starting, a topic of the same name still being
+deleted) is tried again every few seconds until it is. One local broker plays every cluster, so a
 topic's replication factor is capped at one (the manifest keeps what production wants).
 
     python -m tda_dev.strimzi_standin --kubeconfig KUBECONFIG --bootstrap HOST:PORT [--ready FILE]
@@ -18,6 +20,7 @@ import argparse
 import contextlib
 import datetime as dt
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -28,6 +31,8 @@ PLURAL = "kafkatopics"
 FINALIZER = "strimzi.io/topic-operator"
 MANAGED = "strimzi.io/managed"
 LOCAL_BROKERS = 1
+#: How often topics that are not Ready are tried again (Strimzi reconciles periodically too).
+RETRY_SECONDS = 3.0
 log = logging.getLogger("strimzi-standin")
 
 
@@ -41,13 +46,27 @@ def topic_name(obj: dict[str, Any]) -> str:
 
 def ready_status(obj: dict[str, Any], error: Exception | None) -> dict[str, Any]:
     """The status Strimzi writes: a Ready condition, the topic name, the generation seen."""
-    condition: dict[str, Any] = {"type": "Ready", "status": "True" if error is None else "False",
-                                 "lastTransitionTime": now()}
+    ready = "True" if error is None else "False"
+    previous = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+    since = previous.get("lastTransitionTime") if previous.get("status") == ready else None
+    condition: dict[str, Any] = {"type": "Ready", "status": ready, "lastTransitionTime": since or now()}
     if error is not None:
         condition["reason"] = type(error).__name__
         condition["message"] = str(error)[:500]
     return {"conditions": [condition], "topicName": topic_name(obj),
             "observedGeneration": obj["metadata"].get("generation", 0)}
+
+
+def settled(obj: dict[str, Any]) -> bool:
+    """Nothing left to do: an unmanaged topic, or this generation is Ready (and not being deleted)."""
+    meta = obj["metadata"]
+    if meta.get("deletionTimestamp"):
+        return FINALIZER not in (meta.get("finalizers") or [])
+    if (meta.get("annotations") or {}).get(MANAGED) == "false":
+        return True
+    status = obj.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return ready and status.get("observedGeneration") == meta.get("generation") and FINALIZER in (meta.get("finalizers") or [])
 
 
 class TopicStandIn:
@@ -57,6 +76,7 @@ class TopicStandIn:
         self.custom = client.CustomObjectsApi(api)
         self.admin = admin
         self.version = self._served_version(api)
+        self._lock = threading.Lock()  # the watch and the retry loop handle one topic at a time
 
     @staticmethod
     def _served_version(api: Any) -> str:
@@ -75,6 +95,7 @@ class TopicStandIn:
         from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
 
+        threading.Thread(target=self._retry_forever, name="retry", daemon=True).start()
         while True:
             listed = cast(dict[str, Any], self.custom.list_cluster_custom_object(GROUP, self.version, PLURAL))
             for obj in listed["items"]:
@@ -91,10 +112,23 @@ class TopicStandIn:
                 if error.status != 410:  # 410: the watch is too old; list again
                     log.warning("watch failed (HTTP %s); listing again", error.status)
 
+    def _retry_forever(self) -> None:
+        while True:
+            time.sleep(RETRY_SECONDS)
+            try:
+                listed = cast(dict[str, Any], self.custom.list_cluster_custom_object(GROUP, self.version, PLURAL))
+            except Exception as error:  # noqa: BLE001 - the API server may be restarting
+                log.warning("listing KafkaTopics failed: %s", type(error).__name__)
+                continue
+            for obj in listed["items"]:
+                if not settled(obj):
+                    self.handle(obj)
+
     def handle(self, obj: dict[str, Any]) -> None:
         try:
-            self._handle(obj)
-        except Exception as error:  # noqa: BLE001 - one topic must not stop the others
+            with self._lock:
+                self._handle(obj)
+        except Exception as error:  # noqa: BLE001 - one topic must not stop the others; retried
             log.warning("KafkaTopic %s/%s: %s", obj["metadata"].get("namespace"), obj["metadata"]["name"], error)
 
     def _handle(self, obj: dict[str, Any]) -> None:
@@ -112,8 +146,7 @@ class TopicStandIn:
             return
         if FINALIZER not in finalizers:
             self._patch(obj, {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
-        status = obj.get("status") or {}
-        if status.get("observedGeneration") == meta.get("generation") and status.get("conditions"):
+        if settled(obj):
             return
         error = self._ensure_topic(obj)
         self.custom.patch_namespaced_custom_object_status(
