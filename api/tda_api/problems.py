@@ -141,14 +141,26 @@ def _invalid(causes: Sequence[dict[str, Any]]) -> Problem:
     return Problem(422, detail[:MAX_DETAIL], field=first["field"] or None, errors=errors)
 
 
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """A pydantic location as a dotted path; parts that are not schema names (map keys) become '*'."""
+    parts = [str(p) if isinstance(p, int) or _SCHEMA_NAME.match(str(p)) else "*" for p in loc]
+    return ".".join(parts)
+
+
 def from_validation_error(error: RequestValidationError) -> Problem:
     """FastAPI's request validation, reported by location and rule, never with the input."""
     errors = []
     for item in error.errors():
-        loc = [str(part) for part in item.get("loc", ())]
-        where = loc[0] if loc else "body"
-        path = ".".join(loc[1:]) if where == "body" else ".".join(loc)
-        errors.append({"field": path or where, "message": str(item.get("msg", "invalid"))})
+        loc = list(item.get("loc", ()))
+        message = str(item.get("msg", "invalid"))
+        if item.get("type") == "extra_forbidden":  # the unknown key is the caller's text: name its parent
+            loc, message = loc[:-1], "unknown field (not in the schema)"
+        where = str(loc[0]) if loc else "body"
+        path = _location(loc[1:]) if where == "body" else _location(loc)
+        errors.append({"field": path or where, "message": message})
     if not errors:
         return Problem(422, "the request is not valid")
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
