@@ -146,7 +146,8 @@ def facade_url(platform, api_client, core, tmp_path_factory) -> Iterator[str]:
     apply_manifest(api_client, API_RBAC)
     token = service_account_token(core, "tda-system", "tda-api")
     kubeconfig = token_kubeconfig(platform, token, tmp_path_factory.mktemp("api") / "kubeconfig")
-    settings = Settings(kubeconfig=str(kubeconfig), access_review_ttl=1.0, sse_heartbeat_seconds=1.0)
+    settings = Settings(kubeconfig=str(kubeconfig), access_review_ttl=1.0, sse_heartbeat_seconds=1.0,
+                        kafka_bootstrap=kafka_bootstrap())
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -156,6 +157,15 @@ def facade_url(platform, api_client, core, tmp_path_factory) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(timeout=15)
+
+
+def kafka_bootstrap() -> str | None:
+    from tda_dev import kafka
+
+    try:
+        return kafka.bootstrap_servers()
+    except kafka.KafkaError:
+        return None
 
 
 def _status(url: str) -> int:
@@ -420,3 +430,39 @@ def test_cached_reads_follow_a_revoked_right(http, api_client, custom, alice):
             "subjects": [{"kind": "ServiceAccount", "name": "alice", "namespace": alice.namespace}],
         })
     custom.delete_namespaced_custom_object(GROUP, VERSION, alice.namespace, "tdajobs", name)
+
+
+def test_stream_latest_windows_per_key_from_the_output_topic(http, alice, bob):
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    bootstrap = kafka_bootstrap()
+    if bootstrap is None:
+        pytest.skip("the platform runs no Kafka broker")
+    name = f"latest-{uuid.uuid4().hex[:6]}"
+    output = f"{name}-out"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin.create_topics([NewTopic(output, 2, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for key, end, score in [("s1", 2000, 0.5), ("s1", 4000, 7.5), ("s2", 2000, 0.25), ("s1", 3000, 1.0)]:
+        record = {"schema": "tda.io/window-features/v1", "stream": name, "key": key, "windowStart": end - 2000,
+                  "windowEnd": end, "count": 10, "changeScore": score}
+        producer.send(output, json.dumps(record).encode(), key=key.encode())
+    producer.send(output, b"not a record")
+    producer.flush()
+    producer.close()
+
+    path = f"/v1/namespaces/{alice.namespace}/streams"
+    body = {"metadata": {"name": name}, "spec": {
+        "kafka": {"clusterRef": "local", "input": {"topic": f"{name}-in", "create": False},
+                  "output": {"topic": output, "create": False}},
+        "window": {"type": "tumbling", "size": "2s"}, "suspend": True}}
+    assert http.post(path, headers=alice.headers, json=body).status_code == 201
+    latest = http.get(f"{path}/{name}/latest", headers=alice.headers)
+    assert latest.status_code == 200, latest.text
+    keys = latest.json()["keys"]
+    assert sorted(keys) == ["s1", "s2"]
+    assert (keys["s1"]["windowEnd"], keys["s1"]["changeScore"]) == (4000, 7.5)
+    assert_problem(http.get(f"{path}/{name}/latest", headers=bob.headers), 403)
+    assert http.delete(f"{path}/{name}", headers=alice.headers).status_code == 204

@@ -125,3 +125,24 @@ def test_cli_flags_override_the_environment(monkeypatch):
     assert parse([]).port == 9090
     settings = parse(["--port", "8181", "--host", "127.0.0.1", "--kubeconfig", "/k", "--reload"])
     assert (settings.port, settings.host, settings.kubeconfig, settings.reload) == (8181, "127.0.0.1", "/k", True)
+
+
+def test_latest_window_per_key_skips_foreign_and_broken_records():
+    from tda_api.latest import latest_by_key
+
+    def rec(key: str, end: int, **extra) -> bytes:
+        return json.dumps({"schema": "tda.io/window-features/v1", "key": key, "windowEnd": end, **extra}).encode()
+
+    latest = latest_by_key([rec("a", 2000, entropy=1.0), rec("a", 4000, entropy=2.0), rec("a", 3000),
+                            rec("b", 1000), b"not json", b'{"schema": "other", "key": "c", "windowEnd": 1}',
+                            b"[1, 2]", rec("d", "late")])  # type: ignore[arg-type]
+    assert sorted(latest) == ["a", "b"]
+    assert latest["a"]["entropy"] == 2.0
+
+
+def test_in_cluster_bootstrap_maps_to_the_local_broker_only_when_set():
+    from tda_api.latest import bootstrap_servers
+
+    assert bootstrap_servers({"clusterRef": "main"}, None) == "main-kafka-bootstrap:9092"
+    assert bootstrap_servers({"clusterRef": "main"}, "127.0.0.1:9092") == "127.0.0.1:9092"
+    assert bootstrap_servers({"bootstrapServers": "k.example:9093"}, "127.0.0.1:9092") == "k.example:9093"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from tda_contract import TDASTREAM_KIND, TDASTREAM_PLURAL
 from tda_operator.models import StreamPhase, TDAStream
 
 from ..deps import CallerDep, Facade, FacadeDep, Name, Namespace
 from ..events import status_stream
+from ..latest import bootstrap_servers, latest_by_key, read_tail
 from ..resources import Resources
-from ..schemas import StreamCreate, StreamList
+from ..schemas import LatestWindows, StreamCreate, StreamList
 
 router = APIRouter(prefix="/v1/namespaces/{namespace}/streams", tags=["streams"])
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -54,3 +56,13 @@ async def stream_events(namespace: Namespace, name: Name, facade: FacadeDep, cal
     events = status_stream(facade.cache.stores[TDASTREAM_PLURAL], facade.reviewer, caller, namespace, name,
                            FINAL_STREAM_PHASES, facade.settings.sse_heartbeat_seconds)
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get("/{name}/latest", response_model=LatestWindows, summary="Latest window features per key")
+async def latest_windows(namespace: Namespace, name: Name, facade: FacadeDep, caller: CallerDep) -> JSONResponse:
+    stream = await streams(facade).get(caller, namespace, name)  # only a caller who may read the stream
+    kafka = (stream.get("spec") or {}).get("kafka") or {}
+    topic = str((kafka.get("output") or {}).get("topic") or "")
+    bootstrap = bootstrap_servers(kafka, facade.settings.kafka_bootstrap)
+    values = await run_in_threadpool(read_tail, bootstrap, topic, facade.settings.latest_window_seconds)
+    return JSONResponse({"name": name, "topic": topic, "keys": latest_by_key(values)})
