@@ -12,13 +12,23 @@ import binascii
 import io
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from tda_contract import RESULT_JSON_KEY, RESULT_NPZ_KEY
 from tda_worker.results import diagrams_from_json, read_shard_json_gz, to_npz_bytes
 
 from .problems import Problem
+
+
+class ResultReader(Protocol):
+    """One TDAJob's results wherever they live (ConfigMaps, object store). May block: call in a thread."""
+
+    def document(self, name: str, dataset: str | None) -> dict[str, Any]: ...
+
+    def diagrams(self, dataset: str | None) -> tuple[str, list[np.ndarray]]: ...
+
+    def npz(self, dataset: str | None) -> bytes: ...
 
 
 @dataclass

@@ -14,10 +14,11 @@ from tda_operator.models import TERMINAL_PHASES, TDAJob
 from .. import diagrams
 from ..deps import CallerDep, Facade, FacadeDep, Name, Namespace
 from ..events import status_stream
-from ..kube import Caller, config_map_path
+from ..kube import Caller, config_map_path, secret_path
+from ..object_store import ObjectStoreResults, secret_values, split_prefix
 from ..problems import Problem, from_kube_status
-from ..resources import Resources, call
-from ..results import JobResults, shard_from_config_map
+from ..resources import Resources, call, read_json
+from ..results import JobResults, ResultReader, shard_from_config_map
 from ..schemas import JobCreate, JobList, JobResult
 
 router = APIRouter(prefix="/v1/namespaces/{namespace}/jobs", tags=["jobs"])
@@ -64,7 +65,7 @@ async def get_result(namespace: Namespace, name: Name, facade: FacadeDep, caller
         body = await run_in_threadpool(results.npz, dataset)
         return Response(body, media_type="application/x-npz",
                         headers={"Content-Disposition": f'attachment; filename="{name}.npz"'})
-    return JSONResponse(results.document(name, dataset))
+    return JSONResponse(await run_in_threadpool(results.document, name, dataset))
 
 
 @router.get("/{name}/diagram.svg", response_class=Response, summary="Persistence diagram and barcode (SVG)",
@@ -93,22 +94,38 @@ async def job_events(namespace: Namespace, name: Name, facade: FacadeDep, caller
 async def picture(facade: Facade, caller: Caller, namespace: str, name: str, dataset: str | None,
                   fmt: str) -> Response:
     results = await load_results(facade, caller, namespace, name)
-    dataset_id, dgms = results.diagrams(dataset)
+    dataset_id, dgms = await run_in_threadpool(results.diagrams, dataset)
     body = await run_in_threadpool(diagrams.render, dgms, fmt, f"{name} / {dataset_id}")
     return Response(body, media_type=diagrams.FORMATS[fmt])
 
 
-async def load_results(facade: Facade, caller: Caller, namespace: str, name: str) -> JobResults:
-    """Every result ConfigMap of the TDAJob, read as the caller (RBAC on ConfigMaps decides)."""
+async def load_results(facade: Facade, caller: Caller, namespace: str, name: str) -> ResultReader:
+    """The finished TDAJob's results, read as the caller wherever they are."""
     job = await jobs(facade).get(caller, namespace, name)
     ref = (job.get("status") or {}).get("resultRef") or {}
     phase = (job.get("status") or {}).get("phase")
     if phase not in TERMINAL_PHASES or not ref:
         raise Problem(409, "the TDAJob has not finished; its results are not complete yet (see /events)")
-    if ref.get("kind") != "ConfigMap":
-        raise Problem(409, "this TDAJob writes its results to spec.output.url (status.resultRef.url); "
+    if ref.get("kind") == "ObjectStore":
+        return await object_store_results(facade, caller, namespace, job, str(ref.get("url") or ""))
+    return await config_map_results(facade, caller, namespace, name, int(ref.get("shards") or 0))
+
+
+async def object_store_results(facade: Facade, caller: Caller, namespace: str, job: dict[str, Any],
+                               url: str) -> ObjectStoreResults:
+    """S3 results, with the job's credentials Secret read as the caller (RBAC on Secrets decides)."""
+    split_prefix(url)  # 409 for a volume before anything is read
+    secret_name = ((job.get("spec") or {}).get("input") or {}).get("credentialsSecret")
+    if not secret_name:
+        raise Problem(409, "this TDAJob's results are in object storage without spec.input.credentialsSecret; "
                            "read them there")
-    names = [result_config_map_name(name, i) for i in range(int(ref.get("shards") or 0))]
+    secret = await read_json(facade, secret_path(namespace, str(secret_name)), caller)
+    return await run_in_threadpool(ObjectStoreResults.open, url, secret_values(secret))
+
+
+async def config_map_results(facade: Facade, caller: Caller, namespace: str, name: str, shards: int) -> JobResults:
+    """Every result ConfigMap of the TDAJob, read as the caller (RBAC on ConfigMaps decides)."""
+    names = [result_config_map_name(name, i) for i in range(shards)]
     found = await asyncio.gather(*(read_config_map(facade, caller, namespace, n) for n in names))
     return JobResults([shard_from_config_map(cm) for cm in found if cm is not None])
 
