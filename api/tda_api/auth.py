@@ -13,8 +13,9 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import httpx
 from tda_contract import GROUP
 
 from .kube import Caller, Kube
@@ -77,6 +78,14 @@ class TTLCache(Generic[V]):
             del self._pending[key]
 
 
+async def review(kube: Kube, path: str, body: Any) -> httpx.Response:
+    """A review made with the facade's own identity; an unreachable API server is a 503, not a 500."""
+    try:
+        return await kube.request("POST", path, caller=None, body=body)
+    except httpx.HTTPError:
+        raise Problem(503, "the Kubernetes API server could not be reached; try again") from None
+
+
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise unauthenticated("an Authorization: Bearer <token> header is required")
@@ -108,8 +117,8 @@ class Authenticator:
 
     async def _review(self, token: str) -> tuple[Caller | bool, float]:
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
-        response = await self._kube.request("POST", TOKEN_REVIEWS, caller=None, body=body)
-        if response.status_code != 201 and response.status_code != 200:
+        response = await review(self._kube, TOKEN_REVIEWS, body)
+        if response.status_code not in (200, 201):
             raise Problem(503, "the API server could not review the token; try again")
         status = response.json().get("status") or {}
         user = status.get("user") or {}
@@ -142,7 +151,7 @@ class AccessReviewer:
         # No uid: impersonated calls carry user and groups only, and the review must ask the same question.
         spec = {"user": caller.user, "groups": list(caller.groups), "resourceAttributes": attributes}
         body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
-        response = await self._kube.request("POST", ACCESS_REVIEWS, caller=None, body=body)
+        response = await review(self._kube, ACCESS_REVIEWS, body)
         if response.status_code not in (200, 201):
             raise Problem(503, "the API server could not review access; try again")
         return bool((response.json().get("status") or {}).get("allowed")), self._cache.ttl
