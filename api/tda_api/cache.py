@@ -118,7 +118,7 @@ class Informer:
                 version = None
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
-                log.warning("%s informer: %s; retrying in %ss", self.store.plural, type(error).__name__, delay)
+                log.warning("%s informer: %s; retrying in %ss", self.store.plural, error, delay)
                 await asyncio.sleep(delay)
 
     async def _list(self) -> str:

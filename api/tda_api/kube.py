@@ -80,7 +80,9 @@ class Credentials:
 
     def authorization(self) -> str | None:
         # Re-read on every call: in-cluster tokens are rotated (the client's refresh hook re-reads them).
-        value = self._config.get_api_key_with_prefix("authorization")
+        # Newer clients keep the token under "BearerToken", older ones under "authorization".
+        value = self._config.get_api_key_with_prefix("BearerToken") or self._config.get_api_key_with_prefix(
+            "authorization")
         return str(value) if value else None
 
 

@@ -57,7 +57,6 @@ def read_tail(bootstrap: str, topic: str, deadline_seconds: float) -> list[bytes
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False,
             group_id=None, request_timeout_ms=int(deadline_seconds * 1000) + 5000,
-            api_version_auto_timeout_ms=int(deadline_seconds * 1000),
         )
     except KafkaError:
         raise Problem(503, "the stream's Kafka cluster could not be reached") from None
