@@ -12,6 +12,7 @@ from .auth import AccessReviewer, Authenticator
 from .cache import Cache
 from .deps import AuthMiddleware, Facade
 from .kube import PLURALS, Credentials, Kube
+from .limits import BodyLimitMiddleware
 from .metrics import MetricsMiddleware
 from .routers import health, jobs, streams
 from .settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(streams.router)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AuthMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: counts 401s too
     return app

@@ -466,3 +466,37 @@ def test_stream_latest_windows_per_key_from_the_output_topic(http, alice, bob):
     assert (keys["s1"]["windowEnd"], keys["s1"]["changeScore"]) == (4000, 7.5)
     assert_problem(http.get(f"{path}/{name}/latest", headers=bob.headers), 403)
     assert http.delete(f"{path}/{name}", headers=alice.headers).status_code == 204
+
+
+HOSTILE_NAMES = ["..", "a" * 300, "UPPER", "%2e%2e", "-x-", f"{MARKER}.x", "a%00b"]
+HOSTILE_BODIES: list[bytes] = [
+    b"", b"null", b"[]", b'"text"', b"{}", b'{"metadata": null, "spec": null}',
+    b"[" * 5000 + b"]" * 5000, b'{"metadata": {"name": "x"}, "spec": ' + b'{"a":' * 3000 + b"1" + b"}" * 3001,
+    json.dumps({"metadata": {"name": "x"}, "spec": {"input": {"inline": {"points": [[1e308, -1e308]] * 3}},
+                                                    "computation": {"maxDimension": 99}}}).encode(),
+    b"\xff\xfe" + MARKER.encode(),
+]
+
+
+def test_hostile_requests_to_every_route_never_get_a_5xx_or_an_echo(http, alice):
+    spec = http.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method in operations:
+            for name in HOSTILE_NAMES:
+                url = path.replace("{namespace}", alice.namespace).replace("{name}", name)
+                bodies = HOSTILE_BODIES if method == "post" else [b""]
+                for body in bodies:
+                    response = http.request(method.upper(), url, headers={
+                        **alice.headers, "Content-Type": "application/json"}, content=body,
+                        params={"dataset": MARKER})
+                    assert response.status_code < 500, (method, url, response.status_code, response.text)
+                    assert MARKER not in response.text, (method, url)
+
+
+def test_a_body_over_the_size_limit_is_413(http, alice):
+    body = b'{"metadata": {"name": "big"}, "spec": {"input": {"inline": {"points": [' + b"[0.0]," * 2_000_000 + b"[0.0]]}}}}"
+    response = http.post(jobs_path(alice.namespace), headers={**alice.headers, "Content-Type": "application/json"},
+                         content=body)
+    assert_problem(response, 413)
