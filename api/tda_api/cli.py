@@ -44,3 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     # access_log off: request lines carry paths and queries, which are caller input.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
