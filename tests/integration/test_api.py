@@ -393,6 +393,11 @@ def test_streams_create_read_list_delete(http, custom, alice, bob):
     wait_for("the stream in the list", lambda: name in [
         s["metadata"]["name"] for s in http.get(path, headers=alice.headers).json()["items"]], timeout=30)
     assert_problem(http.get(f"{path}/{name}", headers=bob.headers), 403)
+    with http.stream("GET", f"{path}/{name}/events", headers=alice.headers) as events:
+        assert events.headers["content-type"].startswith("text/event-stream")
+        lines = events.iter_lines()
+        assert next(lines) == "event: status"
+        assert json.loads(next(lines)[len("data: "):])["name"] == name
     bad = dict(body, metadata={"name": f"{name}-2"})
     bad["spec"] = dict(body["spec"], window={"type": "sliding", "size": "2s", "slide": "5s"})
     doc = assert_problem(http.post(path, headers=alice.headers, json=bad), 422)
@@ -500,3 +505,50 @@ def test_a_body_over_the_size_limit_is_413(http, alice):
     response = http.post(jobs_path(alice.namespace), headers={**alice.headers, "Content-Type": "application/json"},
                          content=body)
     assert_problem(response, 413)
+
+
+def grant(api_client, namespace: str, role: str, rule: dict, subject: dict) -> None:
+    from kubernetes import client
+
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": role}, "rules": [rule]})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": role}, "subjects": [subject],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}})
+
+
+def test_results_in_s3_are_read_with_the_jobs_secret_as_the_caller(http, api_client, core, alice):
+    """The facade reads the credentials Secret impersonating the caller: without their right to it, 403."""
+    import tda_core
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        source = core.read_namespaced_secret("s3-creds", "default")
+    except ApiException:
+        pytest.skip("the platform runs no object store")
+    if not any(s.metadata.name == "s3-creds" for s in core.list_namespaced_secret(alice.namespace).items):
+        core.create_namespaced_secret(alice.namespace, {"metadata": {"name": "s3-creds"}, "data": source.data})
+        secret_rule = {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["s3-creds"], "verbs": ["get"]}
+        grant(api_client, alice.namespace, "worker-reads-s3-creds", secret_rule,
+              {"kind": "ServiceAccount", "name": "tda-worker", "namespace": alice.namespace})
+    name = f"s3-{uuid.uuid4().hex[:6]}"
+    body = job_body(name, output={"url": f"s3://tda/api-tests/{name}/"})
+    body["spec"]["input"]["credentialsSecret"] = "s3-creds"
+    assert http.post(jobs_path(alice.namespace), headers=alice.headers, json=body).status_code == 201
+    events = sse_events(http, jobs_path(alice.namespace, name, "events"), alice, PHASE_TIMEOUT)
+    assert events[-1][1]["phase"] == "Succeeded", events
+
+    # Alice may read the job but not the Secret: the facade must not read it for her.
+    assert_problem(http.get(jobs_path(alice.namespace, name, "result"), headers=alice.headers), 403)
+    grant(api_client, alice.namespace, "alice-reads-s3-creds",
+          {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["s3-creds"], "verbs": ["get"]},
+          {"kind": "ServiceAccount", "name": "alice", "namespace": alice.namespace})
+    result = wait_for("the S3 result", lambda: (r := http.get(
+        jobs_path(alice.namespace, name, "result"), headers=alice.headers)).status_code == 200 and r, timeout=30)
+    doc = result.json()
+    assert doc["datasets"] == ["inline"]
+    h1 = np.array(doc["diagrams"][1], dtype=float).reshape(-1, 2)
+    np.testing.assert_allclose(np.sort(h1, axis=0), np.sort(tda_core.rips_persistence(np.array(POINTS))[1], axis=0),
+                               rtol=1e-6)
+    png = http.get(jobs_path(alice.namespace, name, "diagram.png"), headers=alice.headers)
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
