@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import problems
+from . import problems, web
 from .auth import AccessReviewer, Authenticator
 from .cache import Cache
 from .deps import AuthMiddleware, Facade
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(streams.router)
+    app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AuthMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: counts 401s too

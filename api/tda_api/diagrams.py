@@ -74,7 +74,7 @@ def _diagram(ax, pairs: np.ndarray, q: int, low: float, high: float, infinity: f
     ax.set_ylim(low, high)
     ax.set_xlabel("birth")
     ax.set_ylabel("death")
-    ax.set_title(f"H{q} diagram ({len(pairs)} intervals)")
+    ax.set_title(f"H{q} diagram ({_count(len(pairs), 'interval')})")
     ax.set_aspect("equal", adjustable="box")
 
 
@@ -89,5 +89,9 @@ def _barcode(ax, pairs: np.ndarray, q: int, low: float, high: float, infinity: f
     ax.set_ylim(len(order), -1)
     ax.set_yticks([])
     ax.set_xlabel("filtration value")
-    shown = f"{len(order)} longest of {len(pairs)}" if len(pairs) > len(order) else f"{len(pairs)}"
-    ax.set_title(f"H{q} barcode ({shown} bars)")
+    shown = f"{len(order)} longest of {len(pairs)} bars" if len(pairs) > len(order) else _count(len(pairs), "bar")
+    ax.set_title(f"H{q} barcode ({shown})")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
