@@ -30,11 +30,12 @@ class Facade:
     cache: Cache
 
 
-def facade(request: Request) -> Facade:
+# Dependencies are `async def`: FastAPI would run plain functions in its thread pool, per request.
+async def facade(request: Request) -> Facade:
     return request.app.state.facade  # type: ignore[no-any-return]
 
 
-def caller(request: Request) -> Caller:
+async def caller(request: Request) -> Caller:
     """The caller the AuthMiddleware authenticated (every /v1/ request has one)."""
     found = request.scope.get(CALLER_KEY)
     if not isinstance(found, Caller):

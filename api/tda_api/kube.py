@@ -7,6 +7,7 @@ TDAStreams; everything that touches user data is sent with ``Impersonate-User`` 
 
 from __future__ import annotations
 
+import itertools
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -89,17 +90,26 @@ class Credentials:
 class Kube:
     """Async HTTP to the API server: the facade's own calls and calls impersonating a caller."""
 
-    def __init__(self, credentials: Credentials, timeout: float, max_connections: int = 200) -> None:
+    def __init__(self, credentials: Credentials, timeout: float, pools: int = 8, connections_per_pool: int = 16) -> None:
         self._credentials = credentials
-        self._client = httpx.AsyncClient(
-            base_url=credentials.host,
-            verify=credentials.ssl_context(),
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        context = credentials.ssl_context()
+        limits = httpx.Limits(max_connections=connections_per_pool, max_keepalive_connections=connections_per_pool)
+        # Several small pools rather than one large one: httpx scans its whole pool for every
+        # request it places, which costs more CPU than the request itself at 100+ connections.
+        self._clients = [
+            httpx.AsyncClient(base_url=credentials.host, verify=context, timeout=httpx.Timeout(timeout, connect=10.0),
+                              limits=limits)
+            for _ in range(pools)
+        ]
+        self._next = itertools.cycle(self._clients)
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        return next(self._next)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     def _headers(self, caller: Caller | None, content_type: str | None = None) -> list[tuple[str, str]]:
         headers = [("Accept", "application/json")]
