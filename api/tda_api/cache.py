@@ -37,12 +37,24 @@ class ResourceStore:
         self.plural = plural
         self.synced = False
         self._objects: dict[Key, dict[str, Any]] = {}
+        self._encoded: dict[Key, bytes] = {}  # JSON of objects read since they last changed
         self._by_namespace: dict[str, dict[str, dict[str, Any]]] = {}
         self._changed = asyncio.Condition()
         self.version = 0
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._objects.get((namespace, name))
+
+    def get_json(self, namespace: str, name: str) -> bytes | None:
+        """The object as JSON, encoded once per change: most reads repeat until the next watch event."""
+        key = (namespace, name)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            obj = self._objects.get(key)
+            if obj is None:
+                return None
+            encoded = self._encoded[key] = json.dumps(obj, separators=(",", ":")).encode()
+        return encoded
 
     def in_namespace(self, namespace: str) -> list[dict[str, Any]]:
         return [self._by_namespace[namespace][n] for n in sorted(self._by_namespace.get(namespace, {}))]
@@ -52,6 +64,7 @@ class ResourceStore:
 
     async def replace(self, objects: Iterable[dict[str, Any]]) -> None:
         self._objects.clear()
+        self._encoded.clear()
         self._by_namespace.clear()
         for obj in objects:
             self._put(obj)
@@ -78,12 +91,14 @@ class ResourceStore:
         key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         obj = slim(obj)
         self._objects[key] = obj
+        self._encoded.pop(key, None)
         self._by_namespace.setdefault(key[0], {})[key[1]] = obj
 
     def _remove(self, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
         key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         self._objects.pop(key, None)
+        self._encoded.pop(key, None)
         names = self._by_namespace.get(key[0])
         if names is not None:
             names.pop(key[1], None)

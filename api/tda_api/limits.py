@@ -8,6 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .problems import Problem, problem_response
 
 MAX_BODY_BYTES = 8 * 2**20
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOO_LARGE = Problem(413, f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB")
 
 
@@ -21,7 +22,7 @@ class BodyLimitMiddleware:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in BODILESS:  # no route reads their bodies
             await self.app(scope, receive, send)
             return
         for key, value in scope.get("headers") or ():

@@ -7,6 +7,7 @@ request, so they allow exactly what a live read would.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -68,6 +69,15 @@ class Resources:
             return cached
         # Not (yet) in the cache: ask the API server as the caller.
         return slim(await read_json(self.facade, custom_path(self.plural, namespace, name), caller))
+
+    async def get_json(self, caller: Caller, namespace: str, name: str) -> bytes:
+        """:meth:`get`, as JSON bytes (encoded once per change for cached objects)."""
+        await self.facade.reviewer.require(caller, "get", self.plural, namespace, name)
+        encoded = self.store.get_json(namespace, name)
+        if encoded is not None:
+            return encoded
+        live = slim(await read_json(self.facade, custom_path(self.plural, namespace, name), caller))
+        return json.dumps(live, separators=(",", ":")).encode()
 
     async def delete(self, caller: Caller, namespace: str, name: str) -> None:
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}

@@ -44,8 +44,8 @@ async def list_jobs(namespace: Namespace, facade: FacadeDep, caller: CallerDep) 
 
 
 @router.get("/{name}", response_model=TDAJob, summary="Read a TDAJob (spec and status)")
-async def get_job(namespace: Namespace, name: Name, facade: FacadeDep, caller: CallerDep) -> JSONResponse:
-    return JSONResponse(await jobs(facade).get(caller, namespace, name))
+async def get_job(namespace: Namespace, name: Name, facade: FacadeDep, caller: CallerDep) -> Response:
+    return Response(await jobs(facade).get_json(caller, namespace, name), media_type="application/json")
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a TDAJob and all it owns")

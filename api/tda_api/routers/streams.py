@@ -39,8 +39,8 @@ async def list_streams(namespace: Namespace, facade: FacadeDep, caller: CallerDe
 
 
 @router.get("/{name}", response_model=TDAStream, summary="Read a TDAStream (spec and status)")
-async def get_stream(namespace: Namespace, name: Name, facade: FacadeDep, caller: CallerDep) -> JSONResponse:
-    return JSONResponse(await streams(facade).get(caller, namespace, name))
+async def get_stream(namespace: Namespace, name: Name, facade: FacadeDep, caller: CallerDep) -> Response:
+    return Response(await streams(facade).get_json(caller, namespace, name), media_type="application/json")
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a TDAStream and all it owns")
