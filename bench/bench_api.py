@@ -47,11 +47,11 @@ def _say(message: str) -> None:
 class Connection:
     """One keep-alive HTTP/1.1 connection; enough of the protocol for JSON requests and answers."""
 
-    def __init__(self, url: str, headers: dict[str, str], context: ssl.SSLContext | None) -> None:
+    def __init__(self, url: str, headers: list[tuple[str, str]], context: ssl.SSLContext | None) -> None:
         parts = urllib.parse.urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
         self.context = context if parts.scheme == "https" else None
-        self.headers = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.headers = "".join(f"{k}: {v}\r\n" for k, v in headers)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -76,9 +76,10 @@ class Connection:
 
 
 async def _run_load(url: str, token: str, mode: str, path: str, connections: int, seconds: float,
-                    creates: int, body_template: str, ca_file: str | None) -> dict[str, Any]:
+                    creates: int, body_template: str, ca_file: str | None,
+                    extra_headers: list[tuple[str, str]]) -> dict[str, Any]:
     context = ssl.create_default_context(cafile=ca_file) if ca_file else None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    headers = [("Authorization", f"Bearer {token}"), ("Accept", "application/json"), *extra_headers]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     counter = iter(range(creates))
@@ -114,14 +115,15 @@ async def _run_load(url: str, token: str, mode: str, path: str, connections: int
 def load_main(argv: list[str]) -> None:
     """Entry of the load-generator process: one phase, its figures as JSON on stdout."""
     parser = argparse.ArgumentParser()
-    for flag in ("--url", "--token", "--mode", "--path", "--body", "--ca"):
+    for flag in ("--url", "--token", "--mode", "--path", "--body", "--ca", "--headers"):
         parser.add_argument(flag, default=None)
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--creates", type=int, default=0)
     args = parser.parse_args(argv)
     result = asyncio.run(_run_load(args.url, args.token, args.mode, args.path, args.connections, args.seconds,
-                                   args.creates, args.body or "", args.ca))
+                                   args.creates, args.body or "", args.ca,
+                                   [tuple(pair) for pair in json.loads(args.headers or "[]")]))
     print(json.dumps(result))
 
 
@@ -135,6 +137,12 @@ def load_phase(**options: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ set-up
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tdajob(name: str) -> dict[str, Any]:
@@ -198,14 +206,17 @@ def main() -> None:
             f"{url}{jobs}/target", headers=headers, timeout=5).status_code == 200, timeout=30)
 
         _say(f"GET {jobs}/target for {args.seconds:.0f}s over {args.connections} connections ...")
+        cpu = cpu_seconds(server.pid)
         get = load_phase(url=url, token=user.token, mode="get", path=f"{jobs}/target",
                          connections=args.connections, seconds=args.seconds)
-        _say(f"GET: {get}")
+        get_cpu, cpu = cpu_seconds(server.pid) - cpu, cpu_seconds(server.pid)
+        _say(f"GET: {get}; tda-server CPU {1000 * get_cpu / max(get['requests'], 1):.2f} ms per request")
         body = json.dumps(tdajob("api-@INDEX@"))
         _say(f"POST {args.creates} TDAJobs through the facade ...")
         post = load_phase(url=url, token=user.token, mode="post", path=jobs, body=body,
                           connections=args.connections, creates=args.creates)
-        _say(f"POST: {post}")
+        post_cpu = cpu_seconds(server.pid) - cpu
+        _say(f"POST: {post}; tda-server CPU {1000 * post_cpu / max(post['requests'], 1):.2f} ms per request")
         raw_body = json.dumps({"apiVersion": "tda.io/v1alpha1", "kind": "TDAJob", **tdajob("raw-@INDEX@")})
         admin = yaml.safe_load(Path(info.kubeconfig).read_text())["clusters"][0]["cluster"]
         _say(f"POST {args.creates} TDAJobs straight to kube-apiserver ...")
@@ -213,6 +224,16 @@ def main() -> None:
                          path=f"/apis/tda.io/v1alpha1/namespaces/{namespace}/tdajobs", body=raw_body,
                          connections=args.connections, creates=args.creates)
         _say(f"raw create: {raw}")
+        # The API server's own cost of impersonation: the facade's identity, acting as the user.
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+        impersonation = [["Impersonate-User", f"system:serviceaccount:{namespace}:loader"],
+                         *(["Impersonate-Group", g] for g in groups)]
+        facade_token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+        raw_as = load_phase(url=admin["server"], token=facade_token, mode="post", ca=str(info.ca_file) if info.ca_file else None,
+                            path=f"/apis/tda.io/v1alpha1/namespaces/{namespace}/tdajobs",
+                            body=raw_body.replace("raw-", "imp-"), headers=json.dumps(impersonation),
+                            connections=args.connections, creates=args.creates)
+        _say(f"raw create, impersonated (not part of the figures): {raw_as}")
         if set(get["statuses"]) != {"200"} or set(post["statuses"]) != {"201"} or set(raw["statuses"]) != {"201"}:
             raise SystemExit(f"bench-api: unexpected statuses: {get['statuses']} {post['statuses']} {raw['statuses']}")
         print(json.dumps({
