@@ -18,7 +18,7 @@ PYTEST := $(PY) -m pytest
 CTEST_BUILD := build/ctest
 
 .PHONY: setup native binaries test test-unit test-native test-integration ctest demo demo-stream dev down crds lint \
-        bench bench-core bench-operator bench-stream images kind-up clean
+        bench bench-core bench-operator bench-stream bench-api images kind-up clean
 
 setup: $(INSTALLED) $(NATIVE_STAMP) $(STREAM_INSTALLED) binaries
 
@@ -95,6 +95,9 @@ bench-operator: setup
 
 bench-stream: setup
 	$(PY) bench/bench_stream.py
+
+bench-api: setup
+	$(PY) bench/bench_api.py
 
 clean:
 	rm -rf build $(VENV)

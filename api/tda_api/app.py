@@ -1,0 +1,58 @@
+"""The FastAPI application: routers, error handling, metrics, and the shared parts' lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import problems, web
+from .auth import AccessReviewer, Authenticator
+from .cache import Cache
+from .deps import AuthMiddleware, Facade
+from .kube import PLURALS, Credentials, Kube
+from .limits import BodyLimitMiddleware
+from .metrics import MetricsMiddleware
+from .routers import health, jobs, streams
+from .settings import Settings
+
+DESCRIPTION = """Submit and follow TDAJobs and TDAStreams without speaking Kubernetes.
+
+Every /v1/ request needs `Authorization: Bearer <token>`, a token the cluster accepts
+(a service-account token, or an OIDC token the API server trusts). Requests are made as
+the caller (impersonation), so Kubernetes RBAC decides what each caller may do.
+Errors are `application/problem+json`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kube = Kube(Credentials(settings.kubeconfig), settings.request_timeout)
+        cache = Cache(kube, PLURALS)
+        app.state.facade = Facade(
+            settings=settings,
+            kube=kube,
+            authenticator=Authenticator(kube, settings.token_review_ttl),
+            reviewer=AccessReviewer(kube, settings.access_review_ttl),
+            cache=cache,
+        )
+        cache.start()
+        try:
+            yield
+        finally:
+            await cache.stop()
+            await kube.close()
+
+    app = FastAPI(title="TDA Platform", version="v1", description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.include_router(streams.router)
+    app.include_router(web.router)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AuthMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outermost: counts 401s too
+    return app

@@ -1,0 +1,252 @@
+"""bench-api: the REST facade under load, next to the API server's own create rate.
+
+On the local platform (reused when it runs, started otherwise; ``TDA_STATE_DIR`` picks a
+private one) this starts ``tda-server`` as its own process under the ``tda-api``
+ServiceAccount of examples/rbac/api.yaml, makes a user ServiceAccount with rights in one
+fresh namespace, and then, from a separate load-generator process on loopback
+(asyncio, keep-alive HTTP/1.1, ``--connections`` at once):
+
+1. GETs one TDAJob through the facade for ``--seconds`` (the cached path: TokenReview and
+   SubjectAccessReview answers cached, the object from the watch-fed cache);
+2. POSTs ``--creates`` new TDAJobs through the facade (each one impersonated to the API server);
+3. POSTs the same number of the same TDAJobs straight to kube-apiserver with the user's token.
+
+Jobs are created suspended, so no pods run and the numbers are the request paths'. The last
+line of output is one JSON object: get_rps, get_p95_ms, post_rps, post_p95_ms, raw_create_rps,
+connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def _say(message: str) -> None:
+    print(f"bench-api: {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ load generator
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; enough of the protocol for JSON requests and answers."""
+
+    def __init__(self, url: str, headers: list[tuple[str, str]], context: ssl.SSLContext | None) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+        self.context = context if parts.scheme == "https" else None
+        self.headers = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port, ssl=self.context)
+        assert self.reader is not None
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+
+async def _run_load(url: str, token: str, mode: str, path: str, connections: int, seconds: float,
+                    creates: int, body_template: str, ca_file: str | None,
+                    extra_headers: list[tuple[str, str]]) -> dict[str, Any]:
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    headers = [("Authorization", f"Bearer {token}"), ("Accept", "application/json"), *extra_headers]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = iter(range(creates))
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        conn = Connection(url, headers, context)
+        while True:
+            if mode == "get":
+                if time.perf_counter() >= deadline:
+                    return
+                method, body = "GET", b""
+            else:
+                index = next(counter, None)
+                if index is None:
+                    return
+                method, body = "POST", body_template.replace("@INDEX@", str(index)).encode()
+            started = time.perf_counter()
+            status = await conn.request(method, path, body)
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
+    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
+            "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
+            "p95_ms": 1000 * p95 if p95 is not None else None, "statuses": statuses}
+
+
+def load_main(argv: list[str]) -> None:
+    """Entry of the load-generator process: one phase, its figures as JSON on stdout."""
+    parser = argparse.ArgumentParser()
+    for flag in ("--url", "--token", "--mode", "--path", "--body", "--ca", "--headers"):
+        parser.add_argument(flag, default=None)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--creates", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = asyncio.run(_run_load(args.url, args.token, args.mode, args.path, args.connections, args.seconds,
+                                   args.creates, args.body or "", args.ca,
+                                   [tuple(pair) for pair in json.loads(args.headers or "[]")]))
+    print(json.dumps(result))
+
+
+def load_phase(**options: Any) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--load"]
+    for key, value in options.items():
+        if value is not None:
+            argv += [f"--{key}", str(value)]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=900).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------ set-up
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tdajob(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"input": {"inline": {"points": [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]}},
+                                                "suspend": True}}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--load":
+        load_main(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(prog="bench-api", description=__doc__)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--creates", type=int, default=500)
+    args = parser.parse_args()
+
+    import yaml
+    from integration.test_api import (
+        API_RBAC,
+        apply_manifest,
+        make_user,
+        service_account_token,
+        token_kubeconfig,
+    )
+    from kubernetes import client, config
+    from support import wait_for
+    from tda_dev import platform as local
+    from tda_dev.net import free_port
+
+    info = local.current() or local.up()
+    api_client = config.new_client_from_config(str(info.kubeconfig))
+    core = client.CoreV1Api(api_client)
+    apply_manifest(api_client, API_RBAC)
+    namespace = f"bench-api-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": namespace}})
+    workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    server = None
+    try:
+        user = make_user(api_client, core, namespace, "loader")
+        kubeconfig = token_kubeconfig(info, service_account_token(core, "tda-system", "tda-api"), workdir / "kubeconfig")
+        port = free_port()
+        log = open(workdir / "tda-server.log", "wb")  # noqa: SIM115 - lives as long as the server
+        server = subprocess.Popen([sys.executable, "-m", "tda_api.cli", "--host", "127.0.0.1", "--port", str(port),
+                                   "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT,
+                                  env=dict(os.environ))
+        url = f"http://127.0.0.1:{port}"
+        import httpx
+
+        def ready() -> bool:
+            try:
+                return httpx.get(url + "/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for("tda-server /readyz", ready, timeout=60)
+        headers = {"Authorization": f"Bearer {user.token}"}
+        jobs = f"/v1/namespaces/{namespace}/jobs"
+        assert httpx.post(url + jobs, json=tdajob("target"), headers=headers, timeout=30).status_code == 201
+        wait_for("the target in the cache", lambda: httpx.get(
+            f"{url}{jobs}/target", headers=headers, timeout=5).status_code == 200, timeout=30)
+
+        _say(f"GET {jobs}/target for {args.seconds:.0f}s over {args.connections} connections ...")
+        cpu = cpu_seconds(server.pid)
+        get = load_phase(url=url, token=user.token, mode="get", path=f"{jobs}/target",
+                         connections=args.connections, seconds=args.seconds)
+        get_cpu, cpu = cpu_seconds(server.pid) - cpu, cpu_seconds(server.pid)
+        _say(f"GET: {get}; tda-server CPU {1000 * get_cpu / max(get['requests'], 1):.2f} ms per request")
+        body = json.dumps(tdajob("api-@INDEX@"))
+        _say(f"POST {args.creates} TDAJobs through the facade ...")
+        post = load_phase(url=url, token=user.token, mode="post", path=jobs, body=body,
+                          connections=args.connections, creates=args.creates)
+        post_cpu = cpu_seconds(server.pid) - cpu
+        _say(f"POST: {post}; tda-server CPU {1000 * post_cpu / max(post['requests'], 1):.2f} ms per request")
+        raw_body = json.dumps({"apiVersion": "tda.io/v1alpha1", "kind": "TDAJob", **tdajob("raw-@INDEX@")})
+        admin = yaml.safe_load(Path(info.kubeconfig).read_text())["clusters"][0]["cluster"]
+        _say(f"POST {args.creates} TDAJobs straight to kube-apiserver ...")
+        raw = load_phase(url=admin["server"], token=user.token, mode="post", ca=str(info.ca_file) if info.ca_file else None,
+                         path=f"/apis/tda.io/v1alpha1/namespaces/{namespace}/tdajobs", body=raw_body,
+                         connections=args.connections, creates=args.creates)
+        _say(f"raw create: {raw}")
+        # The API server's own cost of impersonation: the facade's identity, acting as the user.
+        groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+        impersonation = [["Impersonate-User", f"system:serviceaccount:{namespace}:loader"],
+                         *(["Impersonate-Group", g] for g in groups)]
+        facade_token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+        raw_as = load_phase(url=admin["server"], token=facade_token, mode="post", ca=str(info.ca_file) if info.ca_file else None,
+                            path=f"/apis/tda.io/v1alpha1/namespaces/{namespace}/tdajobs",
+                            body=raw_body.replace("raw-", "imp-"), headers=json.dumps(impersonation),
+                            connections=args.connections, creates=args.creates)
+        _say(f"raw create, impersonated (not part of the figures): {raw_as}")
+        if set(get["statuses"]) != {"200"} or set(post["statuses"]) != {"201"} or set(raw["statuses"]) != {"201"}:
+            raise SystemExit(f"bench-api: unexpected statuses: {get['statuses']} {post['statuses']} {raw['statuses']}")
+        print(json.dumps({
+            "get_rps": round(get["rps"], 1), "get_p95_ms": round(get["p95_ms"], 1),
+            "post_rps": round(post["rps"], 1), "post_p95_ms": round(post["p95_ms"], 1),
+            "raw_create_rps": round(raw["rps"], 1), "connections": args.connections,
+        }))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        core.delete_namespace(namespace)
+
+
+if __name__ == "__main__":
+    main()
