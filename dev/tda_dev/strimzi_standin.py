@@ -47,7 +47,7 @@ def topic_name(obj: dict[str, Any]) -> str:
 def ready_status(obj: dict[str, Any], error: Exception | None) -> dict[str, Any]:
     """The status Strimzi writes: a Ready condition, the topic name, the generation seen."""
     ready = "True" if error is None else "False"
-    previous = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+    previous: dict[str, Any] = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
     since = previous.get("lastTransitionTime") if previous.get("status") == ready else None
     condition: dict[str, Any] = {"type": "Ready", "status": ready, "lastTransitionTime": since or now()}
     if error is not None:
