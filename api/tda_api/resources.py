@@ -8,9 +8,11 @@ request, so they allow exactly what a live read would.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel
+from tda_contract import API_VERSION
 
 from .cache import ResourceStore, slim
 from .deps import Facade
@@ -34,6 +36,16 @@ async def read_json(facade: Facade, path: str, caller: Caller) -> dict[str, Any]
     return response.json()  # type: ignore[no-any-return]
 
 
+class CreateRequest(Protocol):
+    """A create body: the job and stream request models both have this shape."""
+
+    @property
+    def metadata(self) -> BaseModel: ...
+
+    @property
+    def spec(self) -> BaseModel: ...
+
+
 class Resources:
     """The operations on one plural (tdajobs or tdastreams)."""
 
@@ -46,9 +58,11 @@ class Resources:
     def store(self) -> ResourceStore:
         return self.facade.cache.stores[self.plural]
 
-    async def create(self, caller: Caller, namespace: str, metadata: dict[str, Any],
-                     spec: dict[str, Any]) -> dict[str, Any]:
-        body = {"apiVersion": "tda.io/v1alpha1", "kind": self.kind, "metadata": metadata, "spec": spec}
+    async def create(self, caller: Caller, namespace: str, request: CreateRequest) -> dict[str, Any]:
+        """The request's metadata and the spec fields it set (defaults are the schema's to apply)."""
+        body = {"apiVersion": API_VERSION, "kind": self.kind,
+                "metadata": request.metadata.model_dump(exclude_defaults=True),
+                "spec": request.spec.model_dump(mode="json", exclude_unset=True, by_alias=True)}
         params = {"fieldManager": FIELD_MANAGER, "fieldValidation": "Strict"}
         response = await call(self.facade, "POST", custom_path(self.plural, namespace), caller, body, params)
         if response.status_code not in (200, 201):

@@ -33,8 +33,7 @@ def jobs(facade: Facade) -> Resources:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TDAJob, summary="Create a TDAJob")
 async def create_job(namespace: Namespace, body: JobCreate, facade: FacadeDep, caller: CallerDep) -> JSONResponse:
-    spec = body.spec.model_dump(mode="json", exclude_unset=True, by_alias=True)
-    created = await jobs(facade).create(caller, namespace, body.metadata.model_dump(exclude_defaults=True), spec)
+    created = await jobs(facade).create(caller, namespace, body)
     return JSONResponse(created, status_code=status.HTTP_201_CREATED)
 
 

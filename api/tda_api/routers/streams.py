@@ -28,8 +28,7 @@ def streams(facade: Facade) -> Resources:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TDAStream, summary="Create a TDAStream")
 async def create_stream(namespace: Namespace, body: StreamCreate, facade: FacadeDep,
                         caller: CallerDep) -> JSONResponse:
-    spec = body.spec.model_dump(mode="json", exclude_unset=True, by_alias=True)
-    created = await streams(facade).create(caller, namespace, body.metadata.model_dump(exclude_defaults=True), spec)
+    created = await streams(facade).create(caller, namespace, body)
     return JSONResponse(created, status_code=status.HTTP_201_CREATED)
 
 
