@@ -17,10 +17,15 @@ STREAM_INSTALLED := $(STREAM_VENV)/.installed
 PYTEST := $(PY) -m pytest
 CTEST_BUILD := build/ctest
 
-.PHONY: setup native binaries test test-unit test-native test-integration ctest demo demo-stream dev down crds lint \
+.PHONY: setup browser native binaries test test-unit test-native test-integration ctest demo demo-stream dev down crds lint \
         bench bench-core bench-operator bench-stream bench-api images kind-up clean
 
 setup: $(INSTALLED) $(NATIVE_STAMP) $(STREAM_INSTALLED) binaries
+
+# The web view's browser test drives Debian's Chromium headless; installed once when missing.
+browser:
+	@command -v chromium >/dev/null || { apt-get install -y -q --no-install-recommends chromium >/dev/null \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +57,7 @@ ctest: $(INSTALLED)
 	cmake --build $(CTEST_BUILD) -j2
 	ctest --test-dir $(CTEST_BUILD) --output-on-failure
 
-test: setup ctest
+test: setup browser ctest
 	$(PYTEST) -m "unit or native" tests
 	$(PYTEST) -m "integration or e2e" tests
 
@@ -62,7 +67,7 @@ test-unit: $(INSTALLED) $(NATIVE_STAMP)
 test-native: $(INSTALLED) $(NATIVE_STAMP)
 	$(PYTEST) -m native tests
 
-test-integration: setup
+test-integration: setup browser
 	$(PYTEST) -m "integration or e2e" tests
 
 demo: setup

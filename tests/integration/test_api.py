@@ -571,7 +571,7 @@ def test_web_view_in_headless_chromium_shows_the_job_live_and_its_diagram(http, 
 
     executable = find_chromium()
     if executable is None:
-        pytest.skip("no Chromium on this machine (Debian: apt-get install chromium)")
+        pytest.fail("no Chromium on this machine: `make browser` installs Debian's chromium")
     name = f"web-{uuid.uuid4().hex[:6]}"
     assert http.post(jobs_path(alice.namespace), headers=alice.headers, json=job_body(name)).status_code == 201
     browser = Browser(executable)
