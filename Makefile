@@ -17,7 +17,7 @@ STREAM_INSTALLED := $(STREAM_VENV)/.installed
 PYTEST := $(PY) -m pytest
 CTEST_BUILD := build/ctest
 
-.PHONY: setup browser native binaries test test-unit test-native test-integration ctest demo demo-stream dev down crds lint \
+.PHONY: setup browser native binaries test test-unit test-native test-integration test-chaos ctest demo demo-stream dev down crds lint \
         bench bench-core bench-operator bench-stream bench-api images kind-up clean
 
 setup: $(INSTALLED) $(NATIVE_STAMP) $(STREAM_INSTALLED) binaries
@@ -69,6 +69,13 @@ test-native: $(INSTALLED) $(NATIVE_STAMP)
 
 test-integration: setup browser
 	$(PYTEST) -m "integration or e2e" tests
+
+# Faults, malformed input, fuzzing and scale; the last line is the suite's figures as one JSON object.
+CHAOS_REPORT := build/chaos-report.jsonl
+test-chaos: setup
+	@mkdir -p build && rm -f $(CHAOS_REPORT)
+	TDA_CHAOS_REPORT=$(CHAOS_REPORT) $(PYTEST) -m chaos tests/chaos; status=$$?; \
+	  $(PY) tests/chaos/chaos_report.py $(CHAOS_REPORT); exit $$status
 
 demo: setup
 	$(PY) -m tda_dev.cli demo

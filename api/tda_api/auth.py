@@ -19,6 +19,7 @@ import httpx
 from tda_contract import GROUP
 
 from .kube import Caller, Kube
+from .oidc import OidcVerifier, Refused
 from .problems import Problem
 
 V = TypeVar("V")
@@ -101,19 +102,34 @@ def unauthenticated(detail: str) -> Problem:
 
 
 class Authenticator:
-    """Bearer tokens checked by the API server's TokenReview (service accounts, OIDC, ...)."""
+    """Who a bearer token belongs to: the OIDC validator for its issuer's JWTs when configured,
+    the API server's TokenReview for every other token (service accounts, OIDC, ...), as the
+    API server's own authenticators are tried in turn."""
 
-    def __init__(self, kube: Kube, ttl: float) -> None:
+    def __init__(self, kube: Kube, ttl: float, oidc: OidcVerifier | None = None, token_review: bool = True) -> None:
         self._kube = kube
+        self._oidc = oidc
+        self._token_review = token_review
         self._cache: TTLCache[Caller | bool] = TTLCache(ttl)
 
     async def caller(self, authorization: str | None) -> Caller:
         token = bearer_token(authorization)
         key = hashlib.sha256(token.encode()).hexdigest()
-        found = await self._cache.get_or_load(key, lambda: self._review(token))
+        found = await self._cache.get_or_load(key, lambda: self._authenticate(token))
         if not isinstance(found, Caller):
             raise unauthenticated("the bearer token was not accepted")
         return found
+
+    async def _authenticate(self, token: str) -> tuple[Caller | bool, float]:
+        if self._oidc is not None and self._oidc.issues(token):
+            try:
+                caller, expires_in = await self._oidc.verify(token)
+                return caller, min(self._cache.ttl, expires_in)  # never trusted past its expiry
+            except Refused:
+                pass  # the API server may still accept it (its own OIDC settings may differ)
+        if not self._token_review:
+            return False, self._cache.ttl * NEGATIVE_TTL_FRACTION
+        return await self._review(token)
 
     async def _review(self, token: str) -> tuple[Caller | bool, float]:
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}

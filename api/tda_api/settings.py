@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,3 +31,29 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=30, description="How long /streams/{name}/latest reads the output topic at most."
     )
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="Comment lines that keep SSE alive.")
+    token_review: bool = Field(
+        default=True, description="Authenticate tokens with a TokenReview (those the OIDC validator does not take)."
+    )
+    oidc_issuer_url: str | None = Field(
+        default=None, description="Verify JWTs of this issuer here, with its JWKS, instead of by TokenReview."
+    )
+    oidc_audience: str | None = Field(default=None, description="The `aud` such tokens must carry (the client id).")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="Where the issuer publishes its keys; from its discovery document when unset."
+    )
+    oidc_ca_file: str | None = Field(default=None, description="CA bundle for the issuer's HTTPS endpoints.")
+    oidc_username_claim: str = Field(default="sub", description="The claim that names the user.")
+    oidc_username_prefix: str | None = Field(
+        default=None,
+        description="Prefix of usernames; unset: the issuer URL and '#' unless the claim is 'email'; '-': none.",
+    )
+    oidc_groups_claim: str | None = Field(default="groups", description="The claim listing the user's groups.")
+    oidc_groups_prefix: str = Field(default="", description="Prefix of group names.")
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer_url and not self.oidc_audience:
+            raise ValueError("TDA_API_OIDC_AUDIENCE is required with TDA_API_OIDC_ISSUER_URL")
+        if not self.token_review and not self.oidc_issuer_url:
+            raise ValueError("TDA_API_TOKEN_REVIEW=false needs TDA_API_OIDC_ISSUER_URL: no token could be accepted")
+        return self

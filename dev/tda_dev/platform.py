@@ -427,9 +427,10 @@ def _controllers_ready(ctx: Context) -> bool:
 COMPONENTS: list[Component] = [
     Component("etcd", argv=_etcd,
               ready=lambda ctx: _http_ok(f"http://{LOOPBACK}:{ctx.port('etcd')}/health")),
-    Component("kube-apiserver", argv=_apiserver, setup=_apiserver_setup, ready=_api_ready),
-    Component("kube-controller-manager", argv=_controller_manager, ready=_controllers_ready),
-    Component("kube-scheduler", argv=_scheduler, ready=_healthz("scheduler")),
+    # The API server and controllers keep their state in etcd: a crashed one is simply started again.
+    Component("kube-apiserver", argv=_apiserver, setup=_apiserver_setup, ready=_api_ready, restartable=True),
+    Component("kube-controller-manager", argv=_controller_manager, ready=_controllers_ready, restartable=True),
+    Component("kube-scheduler", argv=_scheduler, ready=_healthz("scheduler"), restartable=True),
     Component("node-agent", argv=_node_agent, enabled=_node_agent_present, ready=_node_ready,
               stop_grace=15.0, restartable=True),
     Component("crds", setup=_install_crds, ready=_crds_installed),

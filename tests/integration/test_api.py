@@ -9,6 +9,8 @@ nothing of the other's namespace. The platform's own operator and worker pods ru
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import io
 import json
 import math
@@ -137,26 +139,41 @@ def bob(api_client, core, two_namespaces) -> User:
 # ------------------------------------------------------------------------------ the facade
 
 
-@pytest.fixture(scope="module")
-def facade_url(platform, api_client, core, tmp_path_factory) -> Iterator[str]:
-    """tda-server in a thread, as the tda-api ServiceAccount of examples/rbac/api.yaml."""
+@contextlib.contextmanager
+def serve_facade(settings) -> Iterator[str]:
+    """tda-server in a thread on a free loopback port; its URL once it is ready."""
     import uvicorn
-    from tda_api import Settings, create_app
+    from tda_api import create_app
 
-    apply_manifest(api_client, API_RBAC)
-    token = service_account_token(core, "tda-system", "tda-api")
-    kubeconfig = token_kubeconfig(platform, token, tmp_path_factory.mktemp("api") / "kubeconfig")
-    settings = Settings(kubeconfig=str(kubeconfig), access_review_ttl=1.0, sse_heartbeat_seconds=1.0,
-                        kafka_bootstrap=kafka_bootstrap())
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    wait_for("the facade's /readyz", lambda: _status(url + "/readyz") == 200, timeout=60)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=15)
+    try:
+        wait_for("the facade's /readyz", lambda: _status(url + "/readyz") == 200, timeout=60)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def facade_kubeconfig(platform, api_client, core, tmp_path_factory) -> Path:
+    """A kubeconfig of the tda-api ServiceAccount of examples/rbac/api.yaml."""
+    apply_manifest(api_client, API_RBAC)
+    token = service_account_token(core, "tda-system", "tda-api")
+    return token_kubeconfig(platform, token, tmp_path_factory.mktemp("api") / "kubeconfig")
+
+
+@pytest.fixture(scope="module")
+def facade_url(facade_kubeconfig) -> Iterator[str]:
+    from tda_api import Settings
+
+    settings = Settings(kubeconfig=str(facade_kubeconfig), access_review_ttl=1.0, sse_heartbeat_seconds=1.0,
+                        kafka_bootstrap=kafka_bootstrap())
+    with serve_facade(settings) as url:
+        yield url
 
 
 def kafka_bootstrap() -> str | None:
@@ -630,3 +647,60 @@ def test_schemathesis_cases_from_the_openapi_never_get_a_5xx(http, facade_url, a
     assert not failures, failures
     assert sum(statuses.values()) >= 5 * len(fuzzed), statuses
     assert statuses.get(422, 0) and (statuses.get(404, 0) or statuses.get(201, 0)), statuses  # invalid and valid ones
+
+
+# ------------------------------------------------------------------------------ direct OIDC validation
+
+SA_ISSUER = "https://kubernetes.default.svc.cluster.local"  # the local API server's service-account issuer
+OIDC_AUDIENCE = "tda-api-oidc"
+
+
+def test_oidc_validator_authenticates_jwts_of_a_real_issuer_without_token_review(
+        platform, api_client, core, facade_kubeconfig, alice, bob, tmp_path):
+    """The API server's service-account issuer is a real OIDC issuer (JWKS at /openid/v1/jwks).
+
+    A facade that only accepts that issuer's JWTs for its own audience, with TokenReview off,
+    names callers `oidc:<sub>`; RBAC bound to that user decides, as for any other caller.
+    """
+    from kubernetes import client
+    from tda_api import Settings
+
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    # Key discovery is public, as a cluster offering its issuer to relying parties configures it.
+    discovery = f"oidc-discovery-{uuid.uuid4().hex[:6]}"
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": discovery},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "system:service-account-issuer-discovery"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:unauthenticated"}],
+    })
+    oidc_user = f"oidc:system:serviceaccount:{alice.namespace}:{alice.name}"
+    rbac.create_namespaced_role_binding(alice.namespace, {
+        "metadata": {"name": "alice-oidc"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{alice.name}-tda"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": oidc_user}],
+    })
+    admin = yaml.safe_load(Path(platform.kubeconfig).read_text())
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"]))
+    settings = Settings(kubeconfig=str(facade_kubeconfig), token_review=False, oidc_issuer_url=SA_ISSUER,
+                        oidc_audience=OIDC_AUDIENCE, oidc_jwks_url=f"{platform.api_url}/openid/v1/jwks",
+                        oidc_ca_file=str(ca), oidc_username_prefix="oidc:", access_review_ttl=1.0)
+
+    def token(user: User, audience: str) -> dict[str, str]:
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": [audience], "expirationSeconds": 600}}
+        issued = core.create_namespaced_service_account_token(user.name, user.namespace, body).status.token
+        return {"Authorization": f"Bearer {issued}"}
+
+    try:
+        with serve_facade(settings) as url, httpx.Client(base_url=url, timeout=30) as oidc:
+            assert oidc.get(jobs_path(alice.namespace), headers=token(alice, OIDC_AUDIENCE)).status_code == 200
+            # Bob's JWT verifies, but nothing is bound to oidc:…:bob in alice's namespace.
+            assert_problem(oidc.get(jobs_path(alice.namespace), headers=token(bob, OIDC_AUDIENCE)), 403)
+            # A token for another audience (the API server's own) is not this facade's to accept.
+            assert_problem(oidc.get(jobs_path(alice.namespace), headers=alice.headers), 401)
+            forged = token(alice, OIDC_AUDIENCE)["Authorization"][:-8] + "AAAAAAAA"
+            assert_problem(oidc.get(jobs_path(alice.namespace), headers={"Authorization": forged}), 401)
+    finally:
+        rbac.delete_cluster_role_binding(discovery)

@@ -124,3 +124,13 @@ def test_entropy_and_total_persistence_values():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: tda_core.betti_curve(d, n_bins=2**31),
+    lambda d: tda_core.persistence_landscape(d, n_layers=10_000, n_bins=100_000),
+    lambda d: tda_core.persistence_image(d, resolution=(20_000, 20_000)),
+])
+def test_outputs_too_large_to_be_meant_are_refused_before_allocation(call):
+    with pytest.raises(ValueError, match="at most 100,000,000 values"):
+        call(np.array([[0.0, 1.0]]))

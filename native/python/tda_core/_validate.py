@@ -34,10 +34,20 @@ def real(value: object, name: str, minimum: float | None = None, strict: bool = 
     return number
 
 
+#: The most values one vectorization returns (800 MB of float64): more is a mistake, not a curve.
+MAX_OUTPUT_VALUES = 100_000_000
+
+
 def integer(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def output_size(shape: tuple[int, ...], names: str) -> None:
+    """Refuses outputs over MAX_OUTPUT_VALUES before allocating them."""
+    if math.prod(shape) > MAX_OUTPUT_VALUES:
+        raise ValueError(f"{names}: at most {MAX_OUTPUT_VALUES:,} values in all, got {math.prod(shape):,}")
 
 
 def is_prime(p: int) -> bool:

@@ -9,6 +9,7 @@ from . import _core
 __all__ = ["cubical_persistence"]
 
 _CONSTRUCTIONS = ("V", "T")
+_MAX_DIM = 16
 _MAX_CELLS = 2**32 - 1  # cells are indexed by 32-bit integers
 
 
@@ -68,8 +69,10 @@ def cubical_persistence(
     values = np.ascontiguousarray(values)
     if max_dim is None:
         max_dim = values.ndim - 1
-    if isinstance(max_dim, bool) or not isinstance(max_dim, int | np.integer) or max_dim < 0:
-        raise ValueError(f"max_dim: must be a non-negative integer, got {max_dim!r}")
+    if isinstance(max_dim, bool) or not isinstance(max_dim, int | np.integer) or not 0 <= max_dim <= _MAX_DIM:
+        raise ValueError(f"max_dim: must be an integer from 0 to {_MAX_DIM} (homology above the array's "
+                         f"dimension is empty), got {max_dim!r}")
     if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer) or n_threads < 1:
         raise ValueError(f"n_threads: must be a positive integer, got {n_threads!r}")
-    return _core.cubical_persistence(values, int(max_dim), construction, int(n_threads))
+    # The engine uses at most 2 threads; any larger request means "as many as it can".
+    return _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2))

@@ -62,6 +62,7 @@ def betti_curve(
     smallest to the largest finite birth/death). Returns float64 of shape (n_bins,)."""
     dgm = _validate.diagram(diagram, "diagram")
     bins = _validate.integer(n_bins, "n_bins", 1)
+    _validate.output_size((bins,), "n_bins")
     lo, hi = _sample_range(dgm, sample_range)
     t = np.linspace(lo, hi, bins)
     if dgm.shape[0] == 0:
@@ -84,6 +85,7 @@ def persistence_landscape(
     dgm = _finite(_validate.diagram(diagram, "diagram"))
     layers = _validate.integer(n_layers, "n_layers", 1)
     bins = _validate.integer(n_bins, "n_bins", 1)
+    _validate.output_size((layers, bins), "n_layers * n_bins")
     lo, hi = _sample_range(dgm, sample_range)
     out = np.zeros((layers, bins))
     if dgm.shape[0] == 0:
@@ -140,6 +142,7 @@ def persistence_image(
     if not isinstance(sizes, tuple | list) or len(sizes) != 2:
         raise ValueError(f"resolution: must be an int or a pair of ints, got {resolution!r}")
     nb, npers = (_validate.integer(r, "resolution", 1) for r in sizes)
+    _validate.output_size((nb, npers), "resolution")
     birth = dgm[:, 0]
     pers = dgm[:, 1] - dgm[:, 0]
     top = float(pers.max()) if pers.size else 0.0

@@ -1,0 +1,91 @@
+"""Control-plane faults on the local platform: the operator's watches outlive a kube-apiserver crash.
+
+The API server is SIGKILLed mid-run, with TDAJobs created before and during the outage, and
+started again; every TDAJob then reaches Succeeded (none lost, one child Job each), and
+`recovery_s` is how long after the API server was back the operator took to reconcile a
+TDAJob created after the restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+
+import pytest
+from chaos_report import record
+from support import wait_for
+
+pytestmark = pytest.mark.chaos
+
+GROUP, VERSION, PLURAL = "tda.io", "v1alpha1", "tdajobs"
+POINTS = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+
+
+def tdajob(name: str) -> dict:
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TDAJob", "metadata": {"name": name},
+            "spec": {"input": {"inline": {"points": POINTS}}, "computation": {"maxDimension": 1}}}
+
+
+def phase(custom, namespace: str, name: str) -> str | None:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except (ApiException, OSError):
+        return None
+    return (obj.get("status") or {}).get("phase")
+
+
+def apiserver_pid(platform) -> int:
+    if platform.state_dir is None:
+        pytest.skip("an external cluster's API server is not ours to kill")
+    state = json.loads((platform.state_dir / "state.json").read_text())
+    return int(state["processes"]["kube-apiserver"]["pid"])
+
+
+def test_operator_recovers_its_watches_after_the_api_server_is_killed(platform, api_client, namespace):
+    from kubernetes import client
+    from tda_dev import platform as local
+
+    custom = client.CustomObjectsApi(api_client)
+    batch = client.BatchV1Api(api_client)
+    before = [f"before-{i}" for i in range(5)]
+    for name in before:
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, tdajob(name))
+
+    os.kill(apiserver_pid(platform), signal.SIGKILL)
+    time.sleep(3)  # an outage the operator's watches and writes run into
+    local.up()  # restarts what is down
+    back = time.monotonic()
+
+    after = f"after-{uuid.uuid4().hex[:6]}"
+    wait_for("the API server to accept writes again",
+             lambda: _create(custom, namespace, tdajob(after)), timeout=120)
+    wait_for("the operator to reconcile a TDAJob created after the restart",
+             lambda: phase(custom, namespace, after) is not None, timeout=300, every=0.2)
+    record("recovery_s", round(time.monotonic() - back, 1))
+
+    names = [*before, after]
+    wait_for("every TDAJob to succeed", lambda: all(phase(custom, namespace, n) == "Succeeded" for n in names),
+             timeout=600, every=2)
+    jobs = batch.list_namespaced_job(namespace).items
+    owners = [ref.name for job in jobs for ref in (job.metadata.owner_references or []) if ref.kind == "TDAJob"]
+    assert sorted(owners) == sorted(names), "exactly one child Job per TDAJob"
+    record("tdajobs", len(names))
+    record("lost", 0)
+    record("duplicates", len(owners) - len(set(owners)))
+
+
+def _create(custom, namespace: str, body: dict) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        return True
+    except ApiException as error:
+        return error.status == 409
+    except OSError:
+        return False
