@@ -55,6 +55,8 @@ _INVALID_VALUE = re.compile(r'Invalid value:\s*(?:"(?:[^"\\]|\\.)*"|[^:]*):\s*')
 # ... and names the object as `<Kind>.<group> "<name>" is invalid: `.
 _OBJECT_PREFIX = re.compile(r'^[A-Za-z]+(?:\.[a-z0-9.-]+)? "(?:[^"\\]|\\.)*" is (?:invalid|forbidden):\s*')
 MAX_DETAIL = 2048
+#: Seconds a client should wait before retrying a 503 (the API server or a broker is away).
+RETRY_AFTER_SECONDS = "1"
 
 
 class Problem(Exception):
@@ -67,6 +69,9 @@ class Problem(Exception):
         self.detail = detail
         self.field = field
         self.errors = errors
+        # Every 503 says when to come back, whichever part was unavailable.
+        if status == 503 and "Retry-After" not in (headers or {}):
+            headers = {**(headers or {}), "Retry-After": RETRY_AFTER_SECONDS}
         self.headers = headers
 
     def body(self) -> dict[str, Any]:
@@ -117,8 +122,7 @@ def from_kube_status(status_code: int, body: bytes) -> Problem:
             return Problem(409, f"a {_kind_of(details)} of that name already exists in this namespace")
         return Problem(409, "the object was changed concurrently; read it again and retry")
     if code in (429, 503, 504):
-        return Problem(503, "the Kubernetes API server is busy; try again",
-                       headers={"Retry-After": "1"})
+        return Problem(503, "the Kubernetes API server is busy; try again")
     if code >= 500:
         return Problem(502, "the Kubernetes API server could not complete the request")
     message = status.get("message")

@@ -1,9 +1,10 @@
-"""Control-plane faults on the local platform: the operator's watches outlive a kube-apiserver crash.
+"""Control-plane faults on the local platform: the operator and the facade outlive a kube-apiserver crash.
 
-The API server is SIGKILLed mid-run, with TDAJobs created before and during the outage, and
-started again; every TDAJob then reaches Succeeded (none lost, one child Job each), and
-`recovery_s` is how long after the API server was back the operator took to reconcile a
-TDAJob created after the restart.
+The API server is SIGKILLed mid-run, with TDAJobs created before the outage, and started
+again; every TDAJob then reaches Succeeded (none lost, one child Job each), and `recovery_s`
+is how long after the API server was back the operator took to reconcile a TDAJob created
+after the restart. The REST facade answers 503 with Retry-After while the API server is
+away and serves again afterwards, without a restart.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ import os
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from chaos_report import record
-from support import wait_for
+from support import (
+    apply_manifest,
+    http_status,
+    serve_facade,
+    service_account_token,
+    token_kubeconfig,
+    wait_for,
+)
 
 pytestmark = pytest.mark.chaos
 
@@ -37,6 +46,9 @@ def phase(custom, namespace: str, name: str) -> str | None:
     except (ApiException, OSError):
         return None
     return (obj.get("status") or {}).get("phase")
+
+
+API_RBAC = Path(__file__).resolve().parents[2] / "examples" / "rbac" / "api.yaml"
 
 
 def apiserver_pid(platform) -> int:
@@ -89,3 +101,38 @@ def _create(custom, namespace: str, body: dict) -> bool:
         return error.status == 409
     except OSError:
         return False
+
+
+def test_facade_answers_503_with_retry_after_while_the_api_server_is_away_and_recovers(
+        platform, api_client, namespace, tmp_path):
+    import httpx
+    from kubernetes import client
+    from tda_api import Settings
+    from tda_dev import platform as local
+
+    core = client.CoreV1Api(api_client)
+    apply_manifest(api_client, API_RBAC)
+    kubeconfig = token_kubeconfig(platform, service_account_token(core, "tda-system", "tda-api"),
+                                  tmp_path / "kubeconfig")
+    caller = {"Authorization": f"Bearer {service_account_token(core, 'tda-system', 'tda-api')}"}
+    settings = Settings(kubeconfig=str(kubeconfig), token_review_ttl=0, access_review_ttl=0, request_timeout=5)
+    jobs = f"/v1/namespaces/{namespace}/jobs"
+    pid = apiserver_pid(platform)
+    with serve_facade(settings) as url, httpx.Client(base_url=url, timeout=30) as http:
+        assert http.get(jobs, headers=caller).status_code == 200
+        os.kill(pid, signal.SIGKILL)
+        try:
+            away = wait_for("a 503 from the facade", lambda: _unavailable(http, jobs, caller), timeout=30)
+            assert away.headers["Retry-After"].isdigit()
+            assert away.headers["content-type"].startswith("application/problem+json")
+            assert "Traceback" not in away.text
+        finally:
+            local.up()
+        wait_for("the facade to answer again", lambda: http.get(jobs, headers=caller).status_code == 200,
+                 timeout=60)
+        assert http_status(url + "/readyz") == 200
+
+
+def _unavailable(http, path: str, headers: dict[str, str]):
+    response = http.get(path, headers=headers)
+    return response if response.status_code == 503 else None

@@ -10,11 +10,9 @@ nothing of the other's namespace. The platform's own operator and worker pods ru
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import math
-import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -25,8 +23,7 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from support import wait_for
-from tda_dev.net import free_port
+from support import apply_manifest, serve_facade, service_account_token, token_kubeconfig, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,34 +36,6 @@ PHASE_TIMEOUT = 240.0
 
 
 # ------------------------------------------------------------------------------ identities
-
-
-def apply_manifest(api_client, path: Path) -> None:
-    from kubernetes import utils
-
-    for doc in yaml.safe_load_all(path.read_text()):
-        try:
-            utils.create_from_dict(api_client, doc)
-        except utils.FailToCreateError as error:
-            if any(getattr(e, "status", None) != 409 for e in error.api_exceptions):
-                raise
-
-
-def service_account_token(core, namespace: str, name: str) -> str:
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
-    return core.create_namespaced_service_account_token(name, namespace, body).status.token
-
-
-def token_kubeconfig(platform, token: str, path: Path) -> Path:
-    admin = yaml.safe_load(Path(platform.kubeconfig).read_text())
-    cluster = admin["clusters"][0]["cluster"]
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "tda-api",
-        "clusters": [{"name": "local", "cluster": cluster}],
-        "users": [{"name": "tda-api", "user": {"token": token}}],
-        "contexts": [{"name": "tda-api", "context": {"cluster": "local", "user": "tda-api"}}],
-    }))
-    return path
 
 
 @dataclass
@@ -139,25 +108,6 @@ def bob(api_client, core, two_namespaces) -> User:
 # ------------------------------------------------------------------------------ the facade
 
 
-@contextlib.contextmanager
-def serve_facade(settings) -> Iterator[str]:
-    """tda-server in a thread on a free loopback port; its URL once it is ready."""
-    import uvicorn
-    from tda_api import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for("the facade's /readyz", lambda: _status(url + "/readyz") == 200, timeout=60)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
 @pytest.fixture(scope="module")
 def facade_kubeconfig(platform, api_client, core, tmp_path_factory) -> Path:
     """A kubeconfig of the tda-api ServiceAccount of examples/rbac/api.yaml."""
@@ -183,13 +133,6 @@ def kafka_bootstrap() -> str | None:
         return kafka.bootstrap_servers()
     except kafka.KafkaError:
         return None
-
-
-def _status(url: str) -> int:
-    try:
-        return httpx.get(url, timeout=2).status_code
-    except httpx.HTTPError:
-        return 0
 
 
 @pytest.fixture(scope="module")

@@ -72,3 +72,12 @@ def test_problem_document_shape():
     doc = Problem(401, "no token").body()
     assert doc == {"type": "https://tda.io/problems/unauthenticated", "title": "Unauthorized", "status": 401,
                    "detail": "no token"}
+
+
+@pytest.mark.parametrize("problem", [
+    Problem(503, "the Kubernetes API server could not be reached; try again"),
+    from_kube_status(503, b"{}"),
+    from_kube_status(429, b"{}"),
+])
+def test_every_503_tells_when_to_retry(problem):
+    assert problem.status == 503 and problem.headers == {"Retry-After": "1"}
