@@ -14,7 +14,7 @@ from typing import Any
 
 from tda_contract import ANNOTATION_OUTCOME, MANIFEST_HEAD_KEY, ROLE_MANIFEST
 
-from .models import TDAJob, TDAJobStatus
+from .models import TDAJOB_STAND_IN_SPEC, TDAJob, TDAJobStatus, read_stored
 from .status import IndexOutcome, PodState, Totals
 
 Key = tuple[str, str]  # (namespace, TDAJob name)
@@ -32,6 +32,8 @@ class Run:
     #: Records by the TDAJob uid they belong to (a re-created TDAJob starts from nothing).
     totals: dict[str, Totals] = field(default_factory=dict)
     manifest_count: dict[str, int] = field(default_factory=dict)
+    #: Where the stored TDAJob breaks the model (it is then held with a stand-in spec).
+    unreadable: list[str] = field(default_factory=list)
 
 
 def slim_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -77,11 +79,11 @@ class Cache:
                 run.manifest_count.clear()
                 self._drop_if_empty(key)
                 return
-            points = ((body.get("spec") or {}).get("input") or {}).get("inline", {}).get("points")
-            tdajob = TDAJob.model_validate(body)
+            tdajob, unreadable = read_stored(TDAJob, body, TDAJOB_STAND_IN_SPEC)
             run = self._run(key)
+            run.unreadable = unreadable
             if tdajob.spec.input.inline is not None:
-                run.inline_points = len(points or [])
+                run.inline_points = len(tdajob.spec.input.inline.points)
                 tdajob.spec.input.inline.points = []
             run.tdajob = tdajob
             run.resource_version = str((body.get("metadata") or {}).get("resourceVersion") or "")
@@ -139,7 +141,7 @@ class Cache:
                           max_persistence=list(totals.max_persistence),
                           compute_seconds=totals.compute_seconds, total=totals.total)
             return Run(run.tdajob, run.resource_version, run.inline_points, run.job, dict(run.pods),
-                       {uid: copy}, dict(run.manifest_count))
+                       {uid: copy}, dict(run.manifest_count), list(run.unreadable))
 
     def note_status(self, key: Key, body: dict[str, Any]) -> None:
         """Our own status write's result: later reconciles start from it, not from an older view."""

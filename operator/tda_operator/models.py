@@ -9,10 +9,10 @@ sees the object. The operator parses live objects with the same models.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import tda_contract
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 from tda_contract import DATA_MOUNT_DIR, MAX_SHARDS, MAX_TDAJOB_NAME_LENGTH, OUTPUT_MOUNT_DIR
 
 GROUP = tda_contract.GROUP
@@ -740,3 +740,59 @@ class TDAStream(_Model):
 def to_k8s(model: BaseModel) -> dict[str, Any]:
     """Plain JSON-compatible dict as the API server would store it (no nulls)."""
     return model.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+# ------------------------------------------------------------------ objects the models cannot read
+
+M = TypeVar("M", bound=BaseModel)
+#: Specs that stand in for one the models cannot read, so the object still gets a status.
+TDAJOB_STAND_IN_SPEC: dict[str, Any] = {"input": {"inline": {"points": [[0.0]]}}, "suspend": True}
+TDASTREAM_STAND_IN_SPEC: dict[str, Any] = {
+    "kafka": {"clusterRef": "none", "input": {"topic": "none-in", "create": False},
+              "output": {"topic": "none-out", "create": False}},
+    "window": {"type": "tumbling", "size": "1s"},
+    "suspend": True,
+}
+MAX_UNREADABLE_FIELDS = 5
+
+
+def read_stored(model: type[M], body: dict[str, Any], stand_in_spec: dict[str, Any]) -> tuple[M, list[str]]:
+    """The object as the model, and where it breaks the model (empty when it does not).
+
+    The API server validates what it stores against the CRD of the day, but an object stored
+    under an older schema, or written while validation was looser, can still break it. Such
+    an object is read with a stand-in spec (and, if needed, no status) so that it can be told
+    why it will not run, instead of being dropped or crashing the watch.
+    """
+    metadata = body.get("metadata") or {}
+    try:
+        return model.model_validate(body), []
+    except ValidationError:
+        pass
+    try:  # a status of an older schema is only the operator's own record: it is written afresh
+        return model.model_validate({"metadata": metadata, "spec": body.get("spec")}), []
+    except ValidationError as error:
+        fields = unreadable_fields(error)
+    for status in (body.get("status"), None):
+        try:
+            stand_in = {"metadata": metadata, "spec": stand_in_spec}
+            return model.model_validate(stand_in | ({"status": status} if status else {})), fields
+        except ValidationError:
+            continue
+    raise AssertionError("the stand-in spec must be valid")  # metadata is the API server's own
+
+
+def unreadable_fields(error: ValidationError) -> list[str]:
+    """Where an object breaks the model, as field paths (never the values found there)."""
+    paths: list[str] = []
+    for problem in error.errors():
+        path = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int))
+        if path and path not in paths:
+            paths.append(path)
+    return paths
+
+
+def unreadable_message(fields: list[str]) -> str:
+    shown = ", ".join(fields[:MAX_UNREADABLE_FIELDS]) + (", ..." if len(fields) > MAX_UNREADABLE_FIELDS else "")
+    return (f"the stored object does not match this platform's schema at {shown} (stored under an older "
+            "schema?); delete it and create it again with a valid spec")

@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from . import builders, kube, metrics
 from . import status as status_fn
 from .cache import Cache, Key, Run, slim_job
-from .models import TDAJob, TDAJobStatus, to_k8s
+from .models import TDAJob, TDAJobStatus, to_k8s, unreadable_message
 from .settings import FIELD_MANAGER, Settings
 from .workqueue import WorkQueue
 
@@ -82,6 +82,10 @@ class Reconciler:
             tdajob = run.tdajob
             if status_fn.is_finished(tdajob.status):  # the record is final
                 metrics.PHASES.set(key[0], key[1], tdajob.status.phase)
+                return None
+            if run.unreadable:
+                outcome["result"] = "unreadable"
+                self.publish(key, run, status_fn.invalid_spec_status(tdajob, unreadable_message(run.unreadable), now()))
                 return None
             estimate = builders.estimate_input_bytes(tdajob, run.inline_points, self._estimate)
             refusal = self._refusal(tdajob, estimate)

@@ -18,7 +18,7 @@ import tda_contract as contract
 from kubernetes.client.exceptions import ApiException
 
 from . import kube, metrics, streams
-from .models import TDAStream, TDAStreamStatus, to_k8s
+from .models import TDASTREAM_STAND_IN_SPEC, TDAStream, TDAStreamStatus, read_stored, to_k8s
 from .reconcile import now
 from .settings import Settings
 from .status import status_changed
@@ -34,6 +34,8 @@ class StreamRun:
     resource_version: str = ""
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)  # by KafkaTopic name
     deployment: dict[str, Any] | None = None
+    #: Where the stored TDAStream breaks the model (it is then held with a stand-in spec).
+    unreadable: list[str] = field(default_factory=list)
 
 
 class StreamReconciler:
@@ -55,7 +57,7 @@ class StreamReconciler:
                 self._runs.pop(key, None)
             else:
                 run = self._run(key)
-                run.stream = TDAStream.model_validate(body)
+                run.stream, run.unreadable = read_stored(TDAStream, body, TDASTREAM_STAND_IN_SPEC)
                 run.resource_version = str(body["metadata"].get("resourceVersion") or "")
         self.queue.add(key)
 
@@ -77,7 +79,7 @@ class StreamReconciler:
         with self._lock:
             run = self._runs.get(key)
             return None if run is None or run.stream is None else StreamRun(
-                run.stream, run.resource_version, dict(run.topics), run.deployment)
+                run.stream, run.resource_version, dict(run.topics), run.deployment, list(run.unreadable))
 
     def _served(self, group: str) -> list[str]:
         cached = self._discovered.get(group)
@@ -95,6 +97,9 @@ class StreamReconciler:
             if run is None or run.stream is None:
                 return None
             stream = run.stream
+            if run.unreadable:  # no children for a spec the models cannot read
+                self._publish(key, run, streams.unreadable_stream_status(stream, run.unreadable, now()))
+                return None
             problems: list[str] = []
             topic_objects = self._ensure_topics(stream, run, problems)
             deployment = self._ensure_deployment(stream, run, problems)

@@ -13,7 +13,7 @@ from typing import Any
 
 import tda_contract as contract
 
-from .models import API_VERSION, StreamPhase, TDAStream, TDAStreamStatus, Topic
+from .models import API_VERSION, StreamPhase, TDAStream, TDAStreamStatus, Topic, unreadable_message
 from .settings import FIELD_MANAGER
 from .status import conditions_for
 
@@ -235,6 +235,16 @@ def compute_stream_status(
         flinkDeploymentName=stream.metadata.name if deployment else None,
         observedGeneration=stream.metadata.generation,
     )
+
+
+def unreadable_stream_status(stream: TDAStream, fields: list[str], now: str) -> TDAStreamStatus:
+    """Failed, naming where the stored object breaks the model (see models.read_stored)."""
+    message = unreadable_message(fields)[:MAX_MESSAGE_LENGTH]
+    conditions = conditions_for(_as_job_phase(StreamPhase.failed), "InvalidSpec", message, stream.metadata.generation,
+                                stream.status.conditions, now)
+    return TDAStreamStatus(phase=StreamPhase.failed, reason="InvalidSpec", message=message,  # type: ignore[arg-type]
+                           conditions=[c for c in conditions if c.type != "Complete"],
+                           observedGeneration=stream.metadata.generation)
 
 
 def _as_job_phase(phase: str) -> str:

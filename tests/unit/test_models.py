@@ -73,3 +73,62 @@ def test_stream_spec():
     with pytest.raises(ValidationError):  # not a duration
         TDAStreamSpec.model_validate({"kafka": {"clusterRef": "k", "input": {"topic": "a"}, "output": {"topic": "b"}},
                                       "window": {"size": "ten seconds"}})
+
+
+# ------------------------------------------------------------------ objects stored under an older schema
+
+MARKER = "hostile-marker-7f3a"
+
+
+@pytest.mark.parametrize(("spec", "field"), [
+    (5, "spec"),
+    ({"input": {"inline": {"points": [[0, 0]]}}, "computation": {"maxDimension": MARKER}}, "spec.computation.maxDimension"),
+    ({"computation": {"coefficient": 4}}, "spec.input"),
+    ({"input": {"inline": {"points": MARKER}}}, "spec.input.inline.points"),
+])
+def test_a_stored_tdajob_the_models_cannot_read_is_held_with_a_stand_in_and_its_fields(spec, field):
+    from tda_operator.cache import Cache
+    from tda_operator.models import TDAJOB_STAND_IN_SPEC, read_stored, unreadable_message
+
+    body = {"apiVersion": "tda.io/v1alpha1", "kind": "TDAJob",
+            "metadata": {"name": "old", "namespace": "ns", "uid": "u1", "generation": 3},
+            "spec": spec, "status": {"phase": MARKER}}
+    tdajob, fields = read_stored(TDAJob, body, TDAJOB_STAND_IN_SPEC)
+    assert field in fields and not any(f.startswith("status") for f in fields)
+    assert tdajob.metadata.generation == 3 and tdajob.spec.suspend
+    message = unreadable_message(fields)
+    assert field in message and MARKER not in message
+    cache = Cache()
+    cache.set_tdajob(("ns", "old"), body)
+    run = cache.get(("ns", "old"))
+    assert run is not None and run.unreadable == fields and run.tdajob is not None
+
+
+def test_a_readable_object_has_no_unreadable_fields():
+    from tda_operator.models import TDAJOB_STAND_IN_SPEC, read_stored
+
+    body = {"metadata": {"name": "fine"}, "spec": {"input": {"inline": {"points": [[0.0, 1.0]]}}}}
+    tdajob, fields = read_stored(TDAJob, body, TDAJOB_STAND_IN_SPEC)
+    assert fields == [] and tdajob.spec.input.inline is not None
+
+
+def test_an_unreadable_tdastream_is_failed_naming_the_fields():
+    from tda_operator import streams
+    from tda_operator.models import TDASTREAM_STAND_IN_SPEC, TDAStream, read_stored
+
+    body = {"metadata": {"name": "old", "namespace": "ns", "generation": 2},
+            "spec": {"kafka": {"clusterRef": "c", "input": {"topic": "a"}, "output": {"topic": "b"}},
+                     "window": {"type": MARKER}}}
+    stream, fields = read_stored(TDAStream, body, TDASTREAM_STAND_IN_SPEC)
+    status = streams.unreadable_stream_status(stream, fields, "2026-01-01T00:00:00Z")
+    assert status.phase == "Failed" and status.reason == "InvalidSpec" and status.observedGeneration == 2
+    assert "spec.window.type" in (status.message or "") and MARKER not in (status.message or "")
+
+
+def test_a_status_of_an_older_schema_is_dropped_not_held_against_the_spec():
+    from tda_operator.models import TDAJOB_STAND_IN_SPEC, read_stored
+
+    body = {"metadata": {"name": "fine"}, "spec": {"input": {"inline": {"points": [[0.0, 1.0]]}}},
+            "status": {"phase": "Ancient", "progress": "half"}}
+    tdajob, fields = read_stored(TDAJob, body, TDAJOB_STAND_IN_SPEC)
+    assert fields == [] and tdajob.status.phase != "Ancient" and tdajob.spec.input.inline is not None
