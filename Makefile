@@ -74,7 +74,7 @@ test-integration: setup browser
 CHAOS_REPORT := build/chaos-report.jsonl
 test-chaos: setup
 	@mkdir -p build && rm -f $(CHAOS_REPORT)
-	TDA_CHAOS_REPORT=$(CHAOS_REPORT) $(PYTEST) -m chaos tests/chaos; status=$$?; \
+	TDA_CHAOS_REPORT=$(CHAOS_REPORT) $(PYTEST) -m chaos tests; status=$$?; \
 	  $(PY) tests/chaos/chaos_report.py $(CHAOS_REPORT); exit $$status
 
 demo: setup

@@ -51,11 +51,15 @@ def phase(custom, namespace: str, name: str) -> str | None:
 API_RBAC = Path(__file__).resolve().parents[2] / "examples" / "rbac" / "api.yaml"
 
 
-def apiserver_pid(platform) -> int:
+def component_pid(platform, component: str) -> int:
     if platform.state_dir is None:
-        pytest.skip("an external cluster's API server is not ours to kill")
+        pytest.skip("an external cluster's components are not ours to kill")
     state = json.loads((platform.state_dir / "state.json").read_text())
-    return int(state["processes"]["kube-apiserver"]["pid"])
+    return int(state["processes"][component]["pid"])
+
+
+def apiserver_pid(platform) -> int:
+    return component_pid(platform, "kube-apiserver")
 
 
 def test_operator_recovers_its_watches_after_the_api_server_is_killed(platform, api_client, namespace):
@@ -89,6 +93,41 @@ def test_operator_recovers_its_watches_after_the_api_server_is_killed(platform, 
     record("tdajobs", len(names))
     record("lost", 0)
     record("duplicates", len(owners) - len(set(owners)))
+
+
+def test_pods_lost_with_a_killed_node_agent_are_run_again_as_the_jobs_policy_says(platform, api_client, namespace):
+    """The node agent (kubelet's stand-in) dies with a worker pod mid-computation: after it is
+    started again the pod counts as lost (exit 137), the Job runs its index again within
+    spec.backoffLimitPerDataset, and the TDAJob succeeds with its one dataset computed once."""
+    import numpy as np
+    from kubernetes import client
+    from tda_dev import platform as local
+
+    custom = client.CustomObjectsApi(api_client)
+    core = client.CoreV1Api(api_client)
+    points = np.random.default_rng(0).normal(size=(600, 4)).round(3).tolist()  # seconds of H2 work
+    body = tdajob("survivor")
+    body["spec"]["input"]["inline"]["points"] = points
+    body["spec"]["computation"]["maxDimension"] = 2
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+    def running_pod():
+        pods = core.list_namespaced_pod(namespace, label_selector="job-name=survivor").items
+        return next((p for p in pods if p.status.phase == "Running"), None)
+
+    first = wait_for("a running worker pod", running_pod, timeout=180, every=0.2)
+    os.kill(component_pid(platform, "node-agent"), signal.SIGKILL)
+    time.sleep(2)
+    local.up()
+
+    wait_for("the TDAJob to succeed", lambda: phase(custom, namespace, "survivor") == "Succeeded", timeout=600, every=2)
+    lost = core.read_namespaced_pod(first.metadata.name, namespace)
+    terminated = lost.status.container_statuses[0].state.terminated
+    assert lost.status.phase == "Failed" and terminated.exit_code == 137
+    pods = core.list_namespaced_pod(namespace, label_selector="job-name=survivor").items
+    assert sum(p.status.phase == "Succeeded" for p in pods) == 1  # the index ran again, once
+    status = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "survivor")["status"]
+    assert status["progress"]["succeeded"] == 1 and status["progress"]["total"] == 1
 
 
 def _create(custom, namespace: str, body: dict) -> bool:

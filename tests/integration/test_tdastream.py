@@ -267,7 +267,7 @@ def test_every_output_record_is_tda_core_on_its_window_and_bad_records_go_to_the
     assert get(custom, namespace, "flow")["status"]["phase"] == "Running"
 
 
-@pytest.mark.parametrize("interruption", ["suspend", "kill"])
+@pytest.mark.parametrize("interruption", ["suspend", pytest.param("kill", marks=pytest.mark.chaos)])
 def test_a_stopped_or_killed_job_resumes_from_its_state_without_losing_or_duplicating_a_window(
         platform, operator, custom, namespace, bootstrap, interruption):  # noqa: F811
     import os
