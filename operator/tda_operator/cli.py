@@ -27,6 +27,8 @@ def _run(args: argparse.Namespace) -> int:
     from . import handlers, metrics  # noqa: F401 - importing handlers registers them with kopf
 
     metrics.serve(args.metrics_port)
+    if args.leader_election:
+        _lead(args.leader_election)
     namespaces = args.namespace or [ns for ns in os.environ.get("TDA_OPERATOR_NAMESPACES", "").split(",") if ns]
     clusterwide = args.all_namespaces or not namespaces
     print(
@@ -44,6 +46,21 @@ def _run(args: argparse.Namespace) -> int:
         liveness_endpoint=args.liveness,
     )
     return 0
+
+
+def _lead(lease_name: str) -> None:
+    """Blocks until this replica leads; exits the process should it stop leading."""
+    from . import leader
+
+    namespace = os.environ.get("POD_NAMESPACE") or "tda-system"
+    elector = leader.LeaderElector(namespace, lease_name, leader.identity())
+    elector.acquire()
+
+    def lost() -> None:
+        print("tda-operator: lost leadership; exiting so that a standby takes over", file=sys.stderr, flush=True)
+        os._exit(1)  # no clean-up: another replica may already be working
+
+    elector.keep(lost)
 
 
 def _crds(args: argparse.Namespace) -> int:
@@ -64,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="port of /metrics and /healthz (default 8080)")
     run.add_argument("--liveness", default=os.environ.get("TDA_OPERATOR_LIVENESS"),
                      help="kopf liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
+    run.add_argument("--leader-election", metavar="LEASE", default=os.environ.get("TDA_OPERATOR_LEADER_ELECTION"),
+                     help="with several replicas: work only while holding this Lease (in $POD_NAMESPACE)")
     run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster or $KUBECONFIG)")
     run.add_argument("--verbose", "-v", action="store_true", help="log every handler step")
     crds = commands.add_parser("crds", help="write the CRD YAML generated from the models")

@@ -53,9 +53,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 15
     settings.posting.enabled = False  # our Events come from phase transitions (reconcile.publish)
-    settings.peering.standalone = os.environ.get("TDA_OPERATOR_PEERING", "") == ""
-    settings.peering.name = os.environ.get("TDA_OPERATOR_PEERING", "tda-operator")
-    settings.peering.clusterwide = True
+    # Replicas take turns by a Lease (cli --leader-election), so only the leader runs kopf at all:
+    # kopf's own peering would freeze every replica of equal priority, leaving none working.
+    settings.peering.standalone = True
     RECONCILER.start()
     STREAMS.queue.start()
 

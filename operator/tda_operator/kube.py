@@ -31,6 +31,7 @@ PLURALS = {
     TDASTREAM_KIND: TDASTREAM_PLURAL,
     "KafkaTopic": "kafkatopics",
     "FlinkDeployment": "flinkdeployments",
+    "Lease": "leases",
 }
 
 
@@ -92,6 +93,17 @@ def apply_status(namespace: str, name: str, resource_version: str, status: dict[
         "status": status,
     }
     return apply(body, "/status")
+
+
+def write_lease(lease: dict[str, Any], create: bool) -> dict[str, Any]:
+    """Create the leader-election Lease, or replace it over the version read (409 when it moved on)."""
+    if create:
+        meta = lease["metadata"]
+        path = f"/apis/{lease['apiVersion']}/namespaces/{meta['namespace']}/leases"
+        result: dict[str, Any] = _call("POST", path, body=lease)
+    else:
+        result = _call("PUT", _path(lease), body=lease)
+    return result
 
 
 def get(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
