@@ -442,3 +442,17 @@ def test_the_charts_facade_serves_the_demo_user(platform):
         assert listed.status_code == 200 and "items" in listed.json()
         refused = http.get("/v1/namespaces/kube-system/jobs", headers={"Authorization": f"Bearer {token}"})
         assert refused.status_code == 403
+
+
+def test_the_stack_chart_brings_the_stream_operators_from_their_official_repositories():
+    platform_chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert "dependencies" not in platform_chart  # so tda-platform installs without network access
+    stack = yaml.safe_load((REPO / "charts" / "tda-stack" / "Chart.yaml").read_text())
+    deps = {d["name"]: d for d in stack["dependencies"]}
+    assert deps["tda-platform"] == {"name": "tda-platform", "version": platform_chart["version"],
+                                    "repository": "file://../tda-platform"}
+    assert deps["strimzi-kafka-operator"]["repository"] == "oci://quay.io/strimzi-helm"
+    assert deps["flink-kubernetes-operator"]["repository"].startswith("https://downloads.apache.org/flink/")
+    values = yaml.safe_load((REPO / "charts" / "tda-stack" / "values.yaml").read_text())
+    for name in ("strimzi-kafka-operator", "flink-kubernetes-operator"):
+        assert deps[name]["condition"] == f"{name}.enabled" and values[name]["enabled"] is True
