@@ -638,6 +638,7 @@ def up() -> PlatformInfo:
     state_dir = paths.state_dir()
     with _locked(state_dir):
         ctx = Context(state_dir, _load(state_dir))
+        _retire_unknown(ctx)
         if ctx.state.get("processes"):
             procs = ctx.state["processes"]
             health = _health(ctx)
@@ -664,6 +665,20 @@ def up() -> PlatformInfo:
             _fresh(ctx)
         _start(ctx)
         return _info(ctx)
+
+
+def _retire_unknown(ctx: Context) -> None:
+    """Stop what an earlier version of the platform started that is no component now (e.g. the
+    operator it ran as a local process, which the Helm chart's pod replaces), and forget its steps."""
+    known = {c.name for c in COMPONENTS}
+    procs = ctx.state.get("processes") or {}
+    retired = {name: procs.pop(name) for name in list(procs) if name not in known}
+    if retired:
+        _say(f"stopping {', '.join(retired)} (no longer part of the platform)")
+        _terminate(retired, {})
+    ctx.state["done"] = [name for name in ctx.state.get("done", []) if name in known]
+    if retired:
+        _save(ctx)
 
 
 def _pending(ctx: Context) -> list[Component]:
