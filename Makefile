@@ -18,7 +18,7 @@ PYTEST := $(PY) -m pytest
 CTEST_BUILD := build/ctest
 
 .PHONY: setup browser native binaries test test-unit test-native test-integration test-chaos ctest demo demo-stream dev down crds lint \
-        bench bench-core bench-operator bench-stream bench-api images kind-up clean
+        bench bench-core bench-operator bench-stream bench-api images kind-up kind-e2e clean
 
 setup: $(INSTALLED) $(NATIVE_STAMP) $(STREAM_INSTALLED) binaries
 
@@ -110,6 +110,32 @@ bench-stream: setup
 
 bench-api: setup
 	$(PY) bench/bench_api.py
+
+# --- kind: the images, a kind cluster, Strimzi and the Flink operator, and the chart ---------------
+# Needs Docker and kind, which the local platform does not (these targets do not run without them).
+IMAGE_REPO ?= ghcr.io/tda-platform
+IMAGE_TAG ?= 0.1.0
+IMAGES := worker operator api flink
+KIND_CLUSTER ?= tda
+KIND_KUBECONFIG := build/kind-$(KIND_CLUSTER).kubeconfig
+HELM = "$$($(PY) -c 'from tda_dev.binaries import ensure_binaries; print(ensure_binaries()["helm"])')"
+
+images:
+	for image in $(IMAGES); do \
+	  docker build -f images/$$image.Dockerfile -t $(IMAGE_REPO)/$$image:$(IMAGE_TAG) . || exit 1; done
+
+kind-up: binaries images
+	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER)
+	mkdir -p build && kind get kubeconfig --name $(KIND_CLUSTER) > $(KIND_KUBECONFIG)
+	for image in $(IMAGES); do \
+	  kind load docker-image --name $(KIND_CLUSTER) $(IMAGE_REPO)/$$image:$(IMAGE_TAG) || exit 1; done
+	$(HELM) dependency build charts/tda-stack
+	$(HELM) upgrade --install tda charts/tda-stack --kubeconfig $(KIND_KUBECONFIG) \
+	  --namespace tda-system --create-namespace --wait --timeout 10m \
+	  --set tda-platform.image.repository=$(IMAGE_REPO) --set tda-platform.image.tag=$(IMAGE_TAG)
+
+kind-e2e: setup
+	TDA_KUBECONFIG=$(CURDIR)/$(KIND_KUBECONFIG) $(PYTEST) -m e2e tests
 
 clean:
 	rm -rf build $(VENV)

@@ -369,36 +369,46 @@ def _proc_stat(pid: int) -> list[str] | None:
 
 
 def _operator_record(state_dir: Path) -> OperatorProcess | None:
+    """The process of the chart's operator pod on the local node (the node agent's record)."""
+    from tda_dev import chart_service
+
     try:
         state = json.loads((state_dir / "state.json").read_text())
-        record = state["processes"]["tda-operator"]
-        port = state.get("ports", {}).get("tda-operator")
-        process = OperatorProcess(int(record["pid"]), int(record["start"]), int(port) if port else None)
+        port = state.get("ports", {}).get(chart_service.OPERATOR_PORT)
+        pids = chart_service.operator_pids(state_dir, state_dir / "kubeconfig")
+        if len(pids) != 1:
+            return None
+        stat = _proc_stat(pids[0])
+        if stat is None:
+            return None
+        process = OperatorProcess(pids[0], int(stat[19]), int(port) if port else None)
     except (OSError, KeyError, ValueError, TypeError):
         return None
     return process if process.alive() else None
 
 
 def _restart_operator(platform: Any, state_dir: Path, old: OperatorProcess) -> OperatorProcess:
-    """SIGTERM the platform's operator; `platform.up()` starts a new one and waits until it is live."""
+    """SIGKILL the operator pod's process; the node agent restarts the container (as kubelet would)."""
     _say(f"restarting the platform's operator (pid {old.pid}) for a clean CPU and peak-RSS account ...")
-    os.kill(old.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while old.alive() and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(old.pid, os.WNOHANG)  # our own child when this process started the platform
-        time.sleep(0.1)
-    if old.alive():
-        _say(f"operator pid {old.pid} ignored SIGTERM for 30 s: SIGKILL")
-        os.kill(old.pid, signal.SIGKILL)
-        while old.alive():
-            time.sleep(0.1)
-    platform.up()
-    new = _operator_record(state_dir)
-    if new is None or new.pid == old.pid:
-        raise SystemExit("bench-operator: platform.up() did not start a new operator")
-    _say(f"operator restarted: pid {new.pid}")
-    return new
+    os.killpg(old.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = _operator_record(state_dir)
+        if new is not None and new.pid != old.pid and _healthy(new):
+            _say(f"operator restarted: pid {new.pid}")
+            return new
+        time.sleep(0.5)
+    raise SystemExit("bench-operator: the node agent did not restart the operator pod within 120 s")
+
+
+def _healthy(process: OperatorProcess) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{process.metrics_port}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _component_processes(state_dir: Path) -> dict[str, tuple[int, int]]:

@@ -2,7 +2,8 @@
 
 Brings the local platform up, applies examples/torus.yaml, follows the TDAJob until it finishes,
 prints its summary, draws the persistence diagram from the result ConfigMap into
-./out/torus-diagram.png and shows how to look around with kubectl.
+./out/torus-diagram.png, reads the same TDAJob and its result through the REST facade (as the
+demo user of `tda-dev env`) and shows how to look around with kubectl and curl.
 """
 
 from __future__ import annotations
@@ -208,6 +209,35 @@ def print_top_bars(doc: dict[str, Any], n: int = 3) -> None:
         _say(f"    H{q}: {text}")
 
 
+def show_rest_path(namespace: str, name: str) -> bool:
+    """GET the TDAJob and its result through the facade, as the demo user; True when both were
+    served or no facade runs here."""
+    import httpx
+
+    from . import chart_service, platform
+
+    env = dict(line.removeprefix("export ").split("=", 1) for line in platform.env_lines())
+    url, token = env.get("TDA_API_URL", "").strip("'"), env.get("TDA_API_TOKEN", "").strip("'")
+    if not url or not token:
+        _say("\n(no REST facade on this platform: TDA_DEV_API=0 or an existing cluster)")
+        return False
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/v1/namespaces/{namespace}/jobs/{name}"
+    _say(f"\nthe same TDAJob through the REST facade ({url}, as {chart_service.DEMO_NAMESPACE}/"
+         f"{chart_service.DEMO_SERVICE_ACCOUNT}):")
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        job = http.get(path)
+        _say(f"  GET {path} -> {job.status_code}: phase {job.json().get('status', {}).get('phase')}"
+             if job.status_code == 200 else f"  GET {path} -> {job.status_code}")
+        result = http.get(path + "/result")
+        if result.status_code == 200:
+            counts = [len(d) for d in result.json().get("diagrams", [])]
+            _say(f"  GET {path}/result -> 200: intervals per dimension {counts}")
+        else:
+            _say(f"  GET {path}/result -> {result.status_code}")
+    return job.status_code == result.status_code == 200
+
+
 def print_next_steps(name: str, namespace: str, png: Path | None) -> None:
     if png is not None:
         _say(f"\npersistence diagram: {png}")
@@ -222,6 +252,8 @@ def print_next_steps(name: str, namespace: str, png: Path | None) -> None:
         (f"kubectl get configmap {name}-result-0 -n {namespace} -o jsonpath='{{.data.summary\\.json}}'",
          "the result"),
         ("kubectl explain tdajob.spec.computation", "what else a TDAJob can do"),
+        (f'curl -H "Authorization: Bearer $TDA_API_TOKEN" $TDA_API_URL/v1/namespaces/{namespace}/jobs/{name}',
+         "the TDAJob through the REST facade (the web view: open $TDA_API_URL)"),
         ("python -m tda_dev.objectstore seed && kubectl apply -f examples/datasets-s3.yaml",
          "50 datasets in S3"),
         ("tda-dev down", "stop the platform"),
@@ -280,8 +312,10 @@ def main(argv: list[str] | None = None) -> int:
                            "pixel value" if what == "cubical" else "filtration value (edge length)")
     else:
         _say("  (no diagrams in the result ConfigMap)")
+    # The demo user may use TDAJobs in `default` only.
+    rest_ok = show_rest_path(args.namespace, name) if args.namespace == "default" else True
     print_next_steps(name, args.namespace, png.resolve() if png else None)
-    return 0
+    return 0 if rest_ok else 1
 
 
 if __name__ == "__main__":

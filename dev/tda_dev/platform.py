@@ -13,7 +13,6 @@ import base64
 import contextlib
 import errno
 import fcntl
-import hashlib
 import importlib.util
 import json
 import os
@@ -33,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from . import kafka, node_agent, objectstore, operator_service, paths
+from . import chart_service, kafka, node_agent, objectstore, paths
 from .binaries import ensure_binaries
 from .net import LOOPBACK, free_port
 from .pki import Pki, ensure_pki
@@ -342,28 +341,6 @@ def _node_agent(ctx: Context) -> list[str]:
     ]
 
 
-def _crd_files() -> list[Path]:
-    return sorted(p for p in paths.CRDS_DIR.glob("*.y*ml") if p.is_file())
-
-
-def _crds_digest() -> str:
-    return hashlib.sha256(b"".join(p.read_bytes() for p in _crd_files())).hexdigest()
-
-
-def _install_crds(ctx: Context) -> None:
-    files = _crd_files()
-    if not files:
-        return
-    args = [a for f in files for a in ("-f", str(f))]
-    ctx.kubectl("apply", "--server-side", "--force-conflicts", *args)
-    ctx.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
-    ctx.state["crds"] = _crds_digest()
-
-
-def _crds_installed(ctx: Context) -> bool:
-    return ctx.state.get("crds") == _crds_digest() or not _crd_files()
-
-
 def _install_thirdparty_crds(ctx: Context) -> None:
     """Strimzi's KafkaTopic and the Flink operator's FlinkDeployment CRDs: the real schemas."""
     from . import thirdparty_crds
@@ -433,7 +410,6 @@ COMPONENTS: list[Component] = [
     Component("kube-scheduler", argv=_scheduler, ready=_healthz("scheduler"), restartable=True),
     Component("node-agent", argv=_node_agent, enabled=_node_agent_present, ready=_node_ready,
               stop_grace=15.0, restartable=True),
-    Component("crds", setup=_install_crds, ready=_crds_installed),
     # S3-protocol store on loopback, then bucket `tda` + Secret `s3-creds` in `default`.
     Component(objectstore.COMPONENT, argv=objectstore.argv, ready=objectstore.serving, timeout=60.0,
               restartable=True),
@@ -448,11 +424,10 @@ COMPONENTS: list[Component] = [
     # The stand-in for the Flink Kubernetes Operator: each FlinkDeployment's job on real Flink.
     Component("flink-standin", argv=_flink_standin, setup=_flink_standin_setup, timeout=600.0,
               ready=lambda ctx: ctx.path("flink-standin.ready").exists(), restartable=True, stop_grace=20.0),
-    # The TDA operator (kopf) under its own ServiceAccount, watching all namespaces, and the
-    # admission policy for its workers; TDA_DEV_OPERATOR=0 leaves the operator out.
-    Component("tda-operator-identity", setup=operator_service.install, ready=operator_service.installed),
-    Component(operator_service.COMPONENT, argv=operator_service.argv, env=operator_service.env,
-              ready=operator_service.ready, enabled=operator_service.enabled, restartable=True),
+    # The Helm chart: our CRDs, the workers' admission policy, and the operator and REST facade
+    # as pods on the local node under the chart's ServiceAccounts and RBAC
+    # (TDA_DEV_OPERATOR=0 / TDA_DEV_API=0 leave either out).
+    Component(chart_service.COMPONENT, setup=chart_service.install, ready=chart_service.ready, timeout=180.0),
 ]
 
 
@@ -664,6 +639,7 @@ def up() -> PlatformInfo:
     state_dir = paths.state_dir()
     with _locked(state_dir):
         ctx = Context(state_dir, _load(state_dir))
+        _retire_unknown(ctx)
         if ctx.state.get("processes"):
             procs = ctx.state["processes"]
             health = _health(ctx)
@@ -690,6 +666,20 @@ def up() -> PlatformInfo:
             _fresh(ctx)
         _start(ctx)
         return _info(ctx)
+
+
+def _retire_unknown(ctx: Context) -> None:
+    """Stop what an earlier version of the platform started that is no component now (e.g. the
+    operator it ran as a local process, which the Helm chart's pod replaces), and forget its steps."""
+    known = {c.name for c in COMPONENTS}
+    procs = ctx.state.get("processes") or {}
+    retired = {name: procs.pop(name) for name in list(procs) if name not in known}
+    if retired:
+        _say(f"stopping {', '.join(retired)} (no longer part of the platform)")
+        _terminate(retired, {})
+    ctx.state["done"] = [name for name in ctx.state.get("done", []) if name in known]
+    if retired:
+        _save(ctx)
 
 
 def _pending(ctx: Context) -> list[Component]:
@@ -800,7 +790,23 @@ def env_lines() -> list[str]:
     if not external:
         with contextlib.suppress(kafka.KafkaError):
             lines.append(f"export TDA_KAFKA_BOOTSTRAP={kafka.bootstrap_servers()}")
+        lines += _api_lines()
     return lines
+
+
+def _api_lines() -> list[str]:
+    """The REST facade's URL and a token of the demo user, when the platform runs the facade."""
+    state_dir = paths.state_dir()
+    ctx = Context(state_dir, _load(state_dir))
+    if not chart_service.api_enabled() or chart_service.API_PORT not in ctx.state.get("ports", {}) \
+            or chart_service.COMPONENT not in ctx.state.get("done", []):
+        return []
+    try:
+        token = chart_service.demo_token(ctx)
+    except PlatformError:
+        return []
+    return [f"export TDA_API_URL={shlex.quote(chart_service.api_url(ctx))}",
+            f"export TDA_API_TOKEN={shlex.quote(token)}"]
 
 
 __all__ = [

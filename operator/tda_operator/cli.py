@@ -38,8 +38,9 @@ def _run(args: argparse.Namespace) -> int:
         flush=True,
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
-    if not args.verbose:  # one line per watch event says nothing an operator needs
+    if not args.verbose:  # one line per watch event (or per probe of /healthz) says nothing an operator needs
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     kopf.run(
         clusterwide=clusterwide,
         namespaces=[] if clusterwide else namespaces,

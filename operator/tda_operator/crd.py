@@ -1,7 +1,9 @@
 """Generate the CustomResourceDefinitions from the pydantic models.
 
-``python -m tda_operator.crd [--out crds/] [--chart charts/tda-platform/crds/]`` writes
-``tdajobs.tda.io.yaml`` and ``tdastreams.tda.io.yaml``. The API server needs a
+``python -m tda_operator.crd [--out crds/] [--chart charts/tda-platform/files/]`` writes
+``tdajobs.tda.io.yaml`` and ``tdastreams.tda.io.yaml`` to ``crds/`` and to the chart's
+``files/crds/`` (which the chart's templates render), and the workers' admission policy
+to the chart's ``files/worker-admission-policy.yaml``. The API server needs a
 *structural* OpenAPI v3 schema, so the pydantic JSON schema is rewritten: ``$ref``s
 inlined, ``Optional`` unions reduced to the inner type (absence means "unset"), titles
 and null defaults dropped, JSON-Schema-2020 forms turned into their OpenAPI v3.0 forms.
@@ -35,7 +37,9 @@ GENERATED_HEADER = (
 )
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "crds"
-DEFAULT_CHART_OUT = REPO_ROOT / "charts" / "tda-platform" / "crds"
+DEFAULT_CHART_FILES = REPO_ROOT / "charts" / "tda-platform" / "files"
+DEFAULT_CHART_OUT = DEFAULT_CHART_FILES / "crds"
+WORKER_POLICY_FILE = "worker-admission-policy.yaml"
 
 # Keys of the pydantic JSON schema that OpenAPI v3 structural schemas do not accept.
 _DROPPED_KEYS = {"title", "$defs", "additionalProperties", "uniqueItems", "examples"}
@@ -235,6 +239,23 @@ def rendered_files() -> dict[str, str]:
     return {f"{crd['metadata']['name']}.yaml": render(crd) for crd in all_crds()}
 
 
+def render_worker_policy() -> str:
+    """The workers' admission policy (builders.build_worker_admission_policy) as the chart installs it."""
+    from .builders import build_worker_admission_policy
+
+    header = GENERATED_HEADER.replace("models.py", "builders.py").replace("the models", "the builder")
+    return header + yaml.safe_dump_all(
+        build_worker_admission_policy(), sort_keys=False, width=100)
+
+
+def write_chart_files(chart_files: Path) -> list[Path]:
+    """The chart's generated files: its CRDs and the workers' admission policy."""
+    written = write([chart_files / "crds"])
+    policy = chart_files / WORKER_POLICY_FILE
+    policy.write_text(render_worker_policy())
+    return [*written, policy]
+
+
 def write(out_dirs: list[Path]) -> list[Path]:
     written = []
     for out_dir in out_dirs:
@@ -252,12 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--chart",
         type=Path,
-        default=DEFAULT_CHART_OUT,
-        help="the Helm chart's crds/ directory, also written ('' to skip)",
+        default=DEFAULT_CHART_FILES,
+        help="the Helm chart's files/ directory, also written ('' to skip)",
     )
     args = parser.parse_args(argv)
-    targets = [args.out] + ([args.chart] if str(args.chart) else [])
-    for path in write(targets):
+    written = write([args.out]) + (write_chart_files(args.chart) if str(args.chart) not in ("", ".") else [])
+    for path in written:
         print(path)
     return 0
 

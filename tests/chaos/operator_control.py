@@ -1,4 +1,4 @@
-"""Crashing and awaiting the local platform's own operator."""
+"""Crashing the local platform's operator: the chart's pod, whose process the node agent restarts."""
 
 from __future__ import annotations
 
@@ -6,25 +6,24 @@ import json
 import os
 import signal
 import urllib.request
+from pathlib import Path
 
 import pytest
 from support import wait_for
 
 
 def _operator(platform) -> tuple[int, int] | None:
-    """(pid, metrics port) of the platform's operator, or None when it is not running."""
+    """(pid, metrics port) of the operator pod's process, or None when none runs."""
+    from tda_dev import chart_service
+
     if platform.state_dir is None:
         pytest.skip("an external cluster's operator is not ours to kill")
-    state = json.loads((platform.state_dir / "state.json").read_text())
-    try:
-        pid = int(state["processes"]["tda-operator"]["pid"])
-        os.kill(pid, 0)
-        return pid, int(state["ports"]["tda-operator"])
-    except (KeyError, ValueError, TypeError, OSError):
-        return None
+    state = json.loads((Path(platform.state_dir) / "state.json").read_text())
+    pids = chart_service.operator_pids(Path(platform.state_dir), Path(platform.kubeconfig))
+    return (pids[0], int(state["ports"][chart_service.OPERATOR_PORT])) if len(pids) == 1 else None
 
 
-def _healthy(port: int) -> bool:
+def healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
             return response.status == 200
@@ -37,13 +36,10 @@ def kill_operator(platform) -> None:
     found = _operator(platform)
     assert found is not None, "the platform runs no operator"
     os.killpg(found[0], signal.SIGKILL)
-    wait_for("the operator to go away", lambda: not _healthy(found[1]), timeout=10)
+    wait_for("the operator to go away", lambda: not healthy(found[1]), timeout=10)
 
 
 def operator_ready(platform) -> None:
-    """The operator running again (started again as the platform would) and healthy."""
-    from tda_dev import platform as local
-
-    local.up()
-    wait_for("the operator's /healthz", lambda: (found := _operator(platform)) is not None and _healthy(found[1]),
+    """The operator's container restarted (by the node agent, as kubelet would) and healthy."""
+    wait_for("the operator's /healthz", lambda: (found := _operator(platform)) is not None and healthy(found[1]),
              timeout=120)

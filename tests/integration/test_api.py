@@ -1,8 +1,9 @@
 """The REST facade against the real local control plane, under its own least-privileged identity.
 
-The facade runs in this process (uvicorn on a free loopback port) with a kubeconfig holding
-only the token of the `tda-api` ServiceAccount, bound to exactly the rules of
-examples/rbac/api.yaml. Two users are ServiceAccounts with rights in one namespace each;
+The facade is the one the Helm chart installed on the local platform (its pod on the local
+node, under the chart's `tda-api` ServiceAccount and RBAC); on a platform without it, it runs
+in this process (uvicorn on a free loopback port) with a kubeconfig holding only the token of
+the `tda-api` ServiceAccount, bound to exactly the rules of examples/rbac/api.yaml. Two users are ServiceAccounts with rights in one namespace each;
 every request they make through the facade must get what Kubernetes RBAC gives them, and
 nothing of the other's namespace. The platform's own operator and worker pods run the jobs.
 """
@@ -23,7 +24,14 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from support import apply_manifest, serve_facade, service_account_token, token_kubeconfig, wait_for
+from support import (
+    apply_manifest,
+    http_status,
+    serve_facade,
+    service_account_token,
+    token_kubeconfig,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +116,20 @@ def bob(api_client, core, two_namespaces) -> User:
 # ------------------------------------------------------------------------------ the facade
 
 
+def chart_facade_url(platform) -> str | None:
+    """The facade the Helm chart installed on the local platform (`tda-dev up`), if it serves."""
+    from tda_dev import chart_service
+
+    if platform.external or not chart_service.api_enabled():
+        return None
+    try:
+        state = json.loads((Path(platform.state_dir) / "state.json").read_text())
+        url = f"http://127.0.0.1:{int(state['ports'][chart_service.API_PORT])}"
+    except (OSError, KeyError, ValueError):
+        return None
+    return url if http_status(url + "/readyz") == 200 else None
+
+
 @pytest.fixture(scope="module")
 def facade_kubeconfig(platform, api_client, core, tmp_path_factory) -> Path:
     """A kubeconfig of the tda-api ServiceAccount of examples/rbac/api.yaml."""
@@ -117,9 +139,13 @@ def facade_kubeconfig(platform, api_client, core, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def facade_url(facade_kubeconfig) -> Iterator[str]:
+def facade_url(platform, facade_kubeconfig) -> Iterator[str]:
+    """The chart's facade; else tda-server in a thread, as the tda-api ServiceAccount of examples/rbac/api.yaml."""
     from tda_api import Settings
 
+    if (url := chart_facade_url(platform)) is not None:
+        yield url
+        return
     settings = Settings(kubeconfig=str(facade_kubeconfig), access_review_ttl=1.0, sse_heartbeat_seconds=1.0,
                         kafka_bootstrap=kafka_bootstrap())
     with serve_facade(settings) as url:

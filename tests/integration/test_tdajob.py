@@ -1,8 +1,9 @@
 """TDAJob end to end on the local platform: the API server's validation, the operator,
 the Job controller and garbage collector, and the real `tda-compute` worker in pods.
 
-The operator runs as a subprocess of this session (`tda-operator run`), unless the
-platform already runs one.
+The operator is the platform's own (the Helm chart's operator pod, run by the node agent
+under the chart's ServiceAccount and RBAC), or, on a platform without one, a subprocess of
+this session (`tda-operator run`).
 """
 
 from __future__ import annotations
@@ -85,20 +86,23 @@ class OperatorProcess:
 
 
 def _platform_operator_state(platform) -> dict[str, int] | None:
-    """pid and metrics port of the operator `tda-dev up` runs as a platform service, if it runs."""
+    """pid and metrics port of the chart's operator pod on the local node, if one runs."""
+    from tda_dev import chart_service
+
     if platform.state_dir is None:
         return None
     try:
         state = json.loads((Path(platform.state_dir) / "state.json").read_text())
-        pid = int(state["processes"]["tda-operator"]["pid"])
-        os.kill(pid, 0)
-        return {"pid": pid, "port": int(state["ports"]["tda-operator"])}
+        pids = chart_service.operator_pids(Path(platform.state_dir), Path(platform.kubeconfig))
+        if len(pids) != 1:
+            return None
+        return {"pid": pids[0], "port": int(state["ports"][chart_service.OPERATOR_PORT])}
     except (OSError, KeyError, ValueError, TypeError):
         return None
 
 
 class PlatformOperator(OperatorProcess):
-    """The platform's own operator: killed like a crash, brought back by `tda-dev up`."""
+    """The chart's operator pod: its process killed like a crash, restarted by the node agent (as by kubelet)."""
 
     def __init__(self, platform, log_path: Path) -> None:
         super().__init__(str(platform.kubeconfig), log_path)
@@ -108,10 +112,7 @@ class PlatformOperator(OperatorProcess):
         self.metrics_port = state["port"]
 
     def start(self) -> None:
-        from tda_dev import platform as local
-
-        local.up()  # restarts only what died
-        wait_for("the operator's /healthz", self.healthy, timeout=60)
+        wait_for("the operator pod's container to be restarted", self.healthy, timeout=90)
 
     def kill(self) -> None:
         state = _platform_operator_state(self.platform)

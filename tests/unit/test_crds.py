@@ -19,6 +19,17 @@ def test_generated_crds_are_up_to_date(out_dir):
         assert path.read_text() == expected, f"{path} is stale: run `make crds`"
 
 
+def test_chart_worker_admission_policy_is_up_to_date():
+    path = crd.DEFAULT_CHART_FILES / crd.WORKER_POLICY_FILE
+    assert path.exists(), f"{path} missing: run `make crds`"
+    assert path.read_text() == crd.render_worker_policy(), f"{path} is stale: run `make crds`"
+
+
+def test_chart_has_no_crds_dir_helm_would_install_untemplated():
+    # CRDs are templates (crds.install, crds.keep); Helm's crds/ directory would bypass both.
+    assert not (crd.REPO_ROOT / "charts" / "tda-platform" / "crds").exists()
+
+
 def _walk(schema, path="$"):
     yield path, schema
     for name, sub in (schema.get("properties") or {}).items():
