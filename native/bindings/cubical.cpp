@@ -7,12 +7,16 @@
 
 #include "bindings.hpp"
 #include "diagram_array.hpp"
+#include "interruptible.hpp"
 #include "tda/cubical.hpp"
 
 namespace py = pybind11;
 
 namespace tda::py {
 namespace {
+
+// Arrays this small take well under a millisecond: no worker thread for them.
+constexpr std::size_t kInlineValues = 4096;
 
 cubical::Construction parse_construction(const std::string& name) {
   if (name == "V") return cubical::Construction::Vertex;
@@ -26,11 +30,9 @@ pybind11::list cubical_persistence(const pybind11::array_t<double, pybind11::arr
   const auto kind = parse_construction(construction);
   std::vector<std::size_t> shape(array.shape(), array.shape() + array.ndim());
   std::span<const double> values(array.data(), static_cast<std::size_t>(array.size()));
-  cubical::Diagrams diagrams;
-  {
-    pybind11::gil_scoped_release release;
-    diagrams = cubical::persistence(values, shape, kind, max_dim, n_threads);
-  }
+  const cubical::Diagrams diagrams = run_interruptible(
+      [&](const CancelFlag* cancel) { return cubical::persistence(values, shape, kind, max_dim, n_threads, cancel); },
+      values.size() <= kInlineValues);
   pybind11::list out;
   for (const auto& dgm : diagrams) out.append(intervals_to_array(dgm));
   return out;

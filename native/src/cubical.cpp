@@ -125,8 +125,8 @@ struct ColumnHead {
 class CubicalPersistence {
  public:
   CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction)
-      : grid_(shape, construction), values_(values) {
+                     Construction construction, const CancelFlag* cancel)
+      : grid_(shape, construction), values_(values), cancel_(cancel) {
     rank_values(values);
     fill_cell_ranks(shape);
   }
@@ -189,6 +189,7 @@ class CubicalPersistence {
     constexpr int kDigitBits = 16;
     std::vector<std::size_t> count(std::size_t{1} << kDigitBits);
     for (int shift = 0; shift < 64; shift += kDigitBits) {
+      check_cancel(cancel_);
       std::fill(count.begin(), count.end(), 0);
       for (std::uint64_t b : bits) ++count[(b >> shift) & 0xffff];
       if (count[(bits[0] >> shift) & 0xffff] == n) continue;  // digit constant: pass is a no-op
@@ -238,6 +239,7 @@ class CubicalPersistence {
     input_rank_ = {};
     const int pad = kAxes - grid_.dim();
     for (int a = pad; a < kAxes; ++a) {
+      check_cancel(cancel_);
       std::array<Index, kAxes> start{}, step{};
       for (int b = 0; b < kAxes; ++b) {
         if (b < a) {
@@ -274,6 +276,7 @@ class CubicalPersistence {
   // Counting sort by rank of the cells of dimension k, visited in increasing index:
   // stable, hence ordered by key.
   SortedCells sorted_cells(int k) const {
+    check_cancel(cancel_);
     std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) { ++start[rank_[idx] + 1]; });
     std::partial_sum(start.begin(), start.end(), start.begin());
@@ -292,6 +295,7 @@ class CubicalPersistence {
   // computed while visiting the grid in index order (streaming memory access), so
   // the reduction loop touches one link per column in the common case.
   std::vector<ColumnHead> sorted_columns(int k) const {
+    check_cancel(cancel_);
     std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) {
       if (link_[idx] == kNone) ++start[rank_[idx] + 1];
@@ -320,7 +324,9 @@ class CubicalPersistence {
   void dimension_zero(Diagram& dgm) {
     grid_.for_each_cell(0, [&](Index idx, const auto&) { link_[idx] = idx; });
     const SortedCells edges = sorted_cells(1);
+    CancelPoll poll(cancel_, kPollPeriod);
     for (std::size_t i = 0; i < edges.index.size(); ++i) {
+      poll();
       const Index e = edges.index[i];
       const Index s = grid_.stride(std::countr_zero(unsigned(edges.axes[i])));
       Index u = find(e - s), v = find(e + s);
@@ -345,7 +351,9 @@ class CubicalPersistence {
     const SortedCells faces = sorted_cells(d - 1);
     const int pad = kAxes - d;
     const AxisMask real_axes = AxisMask(((1u << kAxes) - 1) & ~((1u << pad) - 1));
+    CancelPoll poll(cancel_, kPollPeriod);
     for (std::size_t i = faces.index.size(); i-- > 0;) {
+      poll();
       const Index f = faces.index[i];
       const int a = std::countr_zero(unsigned(real_axes & ~faces.axes[i]));
       const Index s = grid_.stride(a);
@@ -394,7 +402,9 @@ class CubicalPersistence {
     std::unordered_map<Index, std::vector<Key>> tails;
     Column col;
     std::vector<Key> tail;
+    CancelPoll poll(cancel_, kPollPeriod);
     for (const ColumnHead& head : cols) {
+      poll();
       const Index sigma = head.cell;
       Index p = head.largest_facet;
       if (link_[p] == kNone) {
@@ -435,12 +445,14 @@ class CubicalPersistence {
   std::vector<Rank> input_rank_;
   std::vector<Rank> rank_;
   std::vector<Index> link_;  // union-find parents (vertices, top cubes) and pair partners (other cells)
+  const CancelFlag* cancel_;
+  static constexpr std::size_t kPollPeriod = 1 << 14;
 };
 
 }  // namespace
 
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, int max_dim, int n_threads) {
+                     Construction construction, int max_dim, int n_threads, const CancelFlag* cancel) {
   if (shape.empty() || shape.size() > kMaxGridDim)
     throw std::invalid_argument("array: must have 1 to 4 dimensions, got " + std::to_string(shape.size()));
   std::size_t n = 1;
@@ -452,7 +464,7 @@ Diagrams persistence(std::span<const double> values, std::span<const std::size_t
   if (max_dim < 0) throw std::invalid_argument("max_dim: must be >= 0");
   for (double v : values)
     if (std::isnan(v)) throw std::invalid_argument("array: contains NaN");
-  CubicalPersistence engine(values, shape, construction);
+  CubicalPersistence engine(values, shape, construction, cancel);
   return engine.run(max_dim, n_threads);
 }
 

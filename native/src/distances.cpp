@@ -46,7 +46,9 @@ thread_local AuctionStats g_stats;
 double linf(const Point& a, const Point& b) {
   return std::max(std::abs(a.birth - b.birth), std::abs(a.death - b.death));
 }
-double to_diagonal(const Point& p) { return std::abs(p.death - p.birth) / 2; }
+// Halving first: d - b overflows for huge opposite values, d/2 - b/2 cannot (and
+// halving is exact above the subnormal range, so the result is the same otherwise).
+double to_diagonal(const Point& p) { return std::abs(p.death / 2 - p.birth / 2); }
 
 // ---------------------------------------------------------------------------
 // Points with an infinite coordinate, grouped by kind and matched on the line.
@@ -161,8 +163,8 @@ class BoxTree {
 // matched to a distinct point of `right` within radius?
 class FarPointCover {
  public:
-  FarPointCover(const Points& left, const BoxTree& right, double radius)
-      : radius_(radius), grid_(right) {
+  FarPointCover(const Points& left, const BoxTree& right, double radius, const CancelFlag* cancel)
+      : radius_(radius), grid_(right), cancel_(cancel) {
     for (const Point& p : left)
       if (to_diagonal(p) > radius) far_.push_back(p);
   }
@@ -174,18 +176,23 @@ class FarPointCover {
     match_left_.assign(n, kNoId);
     match_right_.assign(grid_.size(), kNoId);
     std::size_t matched = 0;
-    for (Id l = 0; l < n; ++l)  // greedy start
-      if (grid_.find_within(far_[l], radius_, [&](Id r) {
-            if (match_right_[r] != kNoId) return false;
-            match_right_[r] = l;
-            match_left_[l] = r;
-            return true;
-          }))
-        ++matched;
+    CancelPoll poll(cancel_, 1024);
+    for (Id l = 0; l < n; ++l) {  // greedy start
+      poll();
+      const bool found = grid_.find_within(far_[l], radius_, [&](Id r) {
+        if (match_right_[r] != kNoId) return false;
+        match_right_[r] = l;
+        match_left_[l] = r;
+        return true;
+      });
+      matched += found;
+    }
     layer_.resize(n);
     while (matched < n && bfs())
-      for (Id l = 0; l < n; ++l)
+      for (Id l = 0; l < n; ++l) {
+        poll();
         if (match_left_[l] == kNoId && dfs(l)) ++matched;
+      }
     return matched == n;
   }
 
@@ -201,7 +208,9 @@ class FarPointCover {
       if (layer_[l] == 0) queue.push_back(l);
     }
     free_layer_ = kUnreached;
+    CancelPoll poll(cancel_, 1024);
     while (!queue.empty()) {
+      poll();
       const Id l = queue.front();
       queue.pop_front();
       if (layer_[l] >= free_layer_) continue;
@@ -236,6 +245,7 @@ class FarPointCover {
 
   double radius_;
   const BoxTree& grid_;
+  const CancelFlag* cancel_;
   Points far_;
   std::vector<Id> match_left_, match_right_, layer_;
   Id free_layer_ = kUnreached;
@@ -243,10 +253,12 @@ class FarPointCover {
 
 class BottleneckSearch {
  public:
-  BottleneckSearch(const Points& a, const Points& b) : a_(a), b_(b), tree_a_(a), tree_b_(b) {}
+  BottleneckSearch(const Points& a, const Points& b, const CancelFlag* cancel)
+      : a_(a), b_(b), tree_a_(a), tree_b_(b), cancel_(cancel) {}
 
   bool at_most(double radius) const {
-    return FarPointCover(a_, tree_b_, radius).exists() && FarPointCover(b_, tree_a_, radius).exists();
+    check_cancel(cancel_);
+    return FarPointCover(a_, tree_b_, radius, cancel_).exists() && FarPointCover(b_, tree_a_, radius, cancel_).exists();
   }
 
   double solve(double delta) const {
@@ -293,6 +305,7 @@ class BottleneckSearch {
   const Points& a_;
   const Points& b_;
   BoxTree tree_a_, tree_b_;
+  const CancelFlag* cancel_;
 };
 
 // ---------------------------------------------------------------------------
@@ -323,12 +336,13 @@ struct AssignmentCost {
 };
 
 // Hungarian method with potentials, O(n^3) (shortest augmenting paths).
-double hungarian(const AssignmentCost& cost) {
+double hungarian(const AssignmentCost& cost, const CancelFlag* cancel) {
   const std::size_t n = cost.a.size() + cost.b.size();
   std::vector<double> u(n + 1, 0), v(n + 1, 0), min_slack(n + 1);
   std::vector<std::size_t> row_of(n + 1, 0), way(n + 1, 0);
   std::vector<char> used(n + 1);
   for (std::size_t i = 1; i <= n; ++i) {
+    check_cancel(cancel);  // a row costs O(n^2)
     row_of[0] = i;
     std::size_t j0 = 0;
     std::fill(min_slack.begin(), min_slack.end(), kInf);
@@ -527,8 +541,8 @@ class RisingKeyHeap {
 // interchangeable diagonal items.
 class Auction {
  public:
-  Auction(const Points& a, Points& b, double p)
-      : a_(a), b_(b), tree_(b), pw_{p}, na_(a.size()), nb_(b.size()), diagonal_items_(std::vector<double>(na_, 0.0)),
+  Auction(const Points& a, Points& b, double p, const CancelFlag* cancel)
+      : cancel_(cancel), a_(a), b_(b), tree_(b), pw_{p}, na_(a.size()), nb_(b.size()), diagonal_items_(std::vector<double>(na_, 0.0)),
         for_diagonal_bidders_(diagonal_costs(b, pw_)) {
     for (const Point& q : b) diag_b_.push_back(pw_(to_diagonal(q)));
     for (const Point& q : a) diag_a_.push_back(pw_(to_diagonal(q)));
@@ -613,7 +627,9 @@ class Auction {
     item_of_.assign(n, kNoId);
     std::deque<Id> unassigned;
     for (Id i = 0; i < n; ++i) unassigned.push_back(i);
+    CancelPoll poll(cancel_, 4096);
     while (!unassigned.empty()) {
+      poll();
       const Id i = unassigned.front();
       unassigned.pop_front();
       const Bid bid = i < na_ ? best_for_real(i) : best_for_diagonal();
@@ -652,6 +668,7 @@ class Auction {
     return total;
   }
 
+  const CancelFlag* cancel_;
   const Points& a_;
   const Points& b_;
   PricedKdTree tree_;
@@ -672,7 +689,8 @@ constexpr std::size_t kExactAssignmentSize = 256;
 // of its matched points in order (crossing pairs can be uncrossed at no loss), so a
 // dynamic programme over the two sorted sequences -- match the next two, or send
 // the next point of either to the diagonal -- is exact, in O(|a| |b|) time.
-std::optional<double> same_birth_assignment(const Points& a, const Points& b, const PowerCost& pw) {
+std::optional<double> same_birth_assignment(const Points& a, const Points& b, const PowerCost& pw,
+                                           const CancelFlag* cancel) {
   const double birth = a.front().birth;
   for (const Points* pts : {&a, &b})
     for (const Point& q : *pts)
@@ -689,7 +707,9 @@ std::optional<double> same_birth_assignment(const Points& a, const Points& b, co
   std::vector<double> row(db.size() + 1), next(db.size() + 1);
   row[0] = 0;
   for (std::size_t j = 0; j < db.size(); ++j) row[j + 1] = row[j] + diagonal(db[j]);
+  CancelPoll poll(cancel, 64);
   for (double x : da) {
+    poll();
     next[0] = row[0] + diagonal(x);
     for (std::size_t j = 0; j < db.size(); ++j)
       next[j + 1] = std::min({row[j + 1] + diagonal(x), next[j] + diagonal(db[j]), row[j] + pw(std::abs(x - db[j]))});
@@ -700,15 +720,15 @@ std::optional<double> same_birth_assignment(const Points& a, const Points& b, co
 
 }  // namespace
 
-double bottleneck(Diagram a, Diagram b, double delta) {
+double bottleneck(Diagram a, Diagram b, double delta, const CancelFlag* cancel) {
   if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
   Parts pa = split(a), pb = split(b);
   double result = 0;
   if (!match_infinite(pa, pb, [&](double gap) { result = std::max(result, gap); })) return kInf;
-  return std::max(result, BottleneckSearch(pa.finite, pb.finite).solve(delta));
+  return std::max(result, BottleneckSearch(pa.finite, pb.finite, cancel).solve(delta));
 }
 
-double wasserstein(Diagram a, Diagram b, double order, double delta) {
+double wasserstein(Diagram a, Diagram b, double order, double delta, const CancelFlag* cancel) {
   if (!(order >= 1) || std::isinf(order)) throw std::invalid_argument("p: must be a finite number >= 1");
   if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
   g_stats = {};
@@ -736,14 +756,14 @@ double wasserstein(Diagram a, Diagram b, double order, double delta) {
   double finite = 0;
   if (fa.empty()) {
     for (const Point& q : fb) finite += pw(to_diagonal(q));
-  } else if (auto line = same_birth_assignment(fa, fb, pw)) {
+  } else if (auto line = same_birth_assignment(fa, fb, pw, cancel)) {
     g_stats.exact = true;
     finite = *line;
   } else if (delta == 0 || fa.size() + fb.size() <= kExactAssignmentSize) {
     g_stats.exact = true;
-    finite = hungarian(AssignmentCost{fa, fb, pw});
+    finite = hungarian(AssignmentCost{fa, fb, pw}, cancel);
   } else {
-    finite = Auction(fa, fb, order).solve(delta, fixed);
+    finite = Auction(fa, fb, order, cancel).solve(delta, fixed);
   }
   return std::ldexp(std::pow(finite + fixed, 1.0 / order), e);
 }

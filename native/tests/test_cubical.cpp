@@ -83,6 +83,19 @@ TEST(Cubical, ConstantArrayHasOnlyTheEssentialClass) {
   for (int k = 1; k < 4; ++k) EXPECT_TRUE(d[k].empty());
 }
 
+TEST(Cubical, CancelFlagStopsTheComputation) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> v(40 * 40 * 40);
+  for (double& x : v) x = u(rng);
+  const std::size_t shape[] = {40, 40, 40};
+  tda::CancelFlag cancel{true};
+  for (int threads : {1, 2})
+    EXPECT_THROW(persistence(v, shape, Construction::Vertex, 2, threads, &cancel), tda::Cancelled);
+  cancel = false;
+  EXPECT_EQ(persistence(v, shape, Construction::Vertex, 2, 2, &cancel).size(), 3u);
+}
+
 TEST(Cubical, RejectsBadInput) {
   const std::vector<double> v{0.0, std::nan(""), 1.0, 2.0};
   const std::vector<std::size_t> shape{2, 2};

@@ -27,6 +27,29 @@ std::vector<Point> random_diagram(std::mt19937& rng, int n) {
   return d;
 }
 
+TEST(Distances, HugeValuesDoNotOverflowTheDistanceToTheDiagonal) {
+  // (-1e308, 1e308) is 1e308 from the diagonal; d - b alone would overflow to inf.
+  const std::vector<Point> a{{-1e308, 1e308}};
+  const std::vector<Point> none;
+  EXPECT_DOUBLE_EQ(bottleneck(a, none), 1e308);
+  EXPECT_DOUBLE_EQ(wasserstein(a, none, 1.0, 0.0), 1e308);
+}
+
+TEST(Distances, CancelFlagStopsEveryAlgorithm) {
+  std::mt19937 rng(3);
+  const auto a = random_diagram(rng, 400), b = random_diagram(rng, 500);
+  tda::CancelFlag cancel{true};
+  EXPECT_THROW(bottleneck(a, b, 0.0, &cancel), tda::Cancelled);
+  EXPECT_THROW(wasserstein(a, b, 1.0, 0.0, &cancel), tda::Cancelled);   // Hungarian
+  EXPECT_THROW(wasserstein(a, b, 1.0, 0.01, &cancel), tda::Cancelled);  // auction
+  std::vector<Point> line_a, line_b;  // one birth for all: the exact line programme
+  for (const Point& p : a) line_a.push_back({0.0, p.death});
+  for (const Point& p : b) line_b.push_back({0.0, p.death});
+  EXPECT_THROW(wasserstein(line_a, line_b, 2.0, 0.0, &cancel), tda::Cancelled);
+  cancel = false;
+  EXPECT_GT(bottleneck(a, b, 0.0, &cancel), 0.0);
+}
+
 TEST(Distances, SinglePoints) {
   const std::vector<Point> a{{0, 4}}, b{{1, 4}}, none;
   EXPECT_DOUBLE_EQ(bottleneck(a, b), 1.0);

@@ -10,6 +10,7 @@ import tda_core
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from support import run_and_interrupt
 
 pytestmark = pytest.mark.native
 
@@ -197,3 +198,13 @@ def test_two_threads_give_the_same_diagrams(shape, construction):
     arr = make(shape, "plateaus", seed=4)
     one = tda_core.cubical_persistence(arr, construction=construction)
     assert_same(tda_core.cubical_persistence(arr, construction=construction, n_threads=2), one)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_ctrl_c_interrupts_a_long_computation(n_threads):
+    setup = """
+        import numpy as np, tda_core
+        X = np.random.default_rng(0).random((38, 38, 38, 38))  # over a minute uninterrupted
+    """
+    call = f"tda_core.cubical_persistence(X, n_threads={n_threads})"
+    assert run_and_interrupt(setup, call) == "interrupted"

@@ -15,6 +15,8 @@
 #include <span>
 #include <vector>
 
+#include "tda/cancel.hpp"
+
 namespace tda::cubical {
 
 enum class Construction { Vertex, Top };
@@ -32,8 +34,10 @@ inline constexpr std::size_t kMaxGridDim = 4;
 // values: row-major (C order) array of the given shape (1 <= shape.size() <= 4,
 // every extent >= 1, no NaN). Returns max_dim + 1 diagrams (dimension 0 first);
 // dimensions >= the grid dimension are empty. With n_threads >= 2, dimension 0 runs
-// concurrently with the higher dimensions. Throws std::invalid_argument on bad input.
+// concurrently with the higher dimensions. Throws std::invalid_argument on bad input,
+// tda::Cancelled once *cancel is set.
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, int max_dim, int n_threads = 1);
+                     Construction construction, int max_dim, int n_threads = 1,
+                     const CancelFlag* cancel = nullptr);
 
 }  // namespace tda::cubical

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <span>
 
+#include "tda/cancel.hpp"
+
 namespace tda::distances {
 
 struct Point {
@@ -23,13 +25,16 @@ struct Point {
 
 using Diagram = std::span<const Point>;
 
+// Both distances throw tda::Cancelled once *cancel is set.
+
 // Exact when delta == 0; otherwise a value in [d, (1 + delta) d].
-double bottleneck(Diagram a, Diagram b, double delta = 0.0);
+double bottleneck(Diagram a, Diagram b, double delta = 0.0, const CancelFlag* cancel = nullptr);
 
 // order >= 1. Exact (Hungarian method) when delta == 0 or the diagrams are small;
 // otherwise an auction with epsilon-scaling stopped once its dual bound certifies
 // a value in [d, (1 + delta) d].
-double wasserstein(Diagram a, Diagram b, double order = 1.0, double delta = 0.01);
+double wasserstein(Diagram a, Diagram b, double order = 1.0, double delta = 0.01,
+                   const CancelFlag* cancel = nullptr);
 
 // Statistics of the last wasserstein call on this thread (for tests and tuning).
 struct AuctionStats {

@@ -93,14 +93,18 @@ def _sparse_module() -> Any:
 
 
 def _prepare_sparse(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    if X.ndim != 2 or X.shape[0] != X.shape[1]:
-        raise ValueError(f"X must be a square distance matrix, got shape {X.shape}")
-    if X.shape[0] == 0:
-        raise ValueError("X must not be empty")
+    # The entries are read as a symmetric matrix by the core: (i, j) and (j, i) are
+    # one edge, and an edge stored several times takes its smallest value (duplicates
+    # are alternatives, never summed). A COO matrix built without an explicit shape
+    # gets max row + 1 by max column + 1 from scipy, which need not be square: the
+    # number of points is the larger side, as in giotto-ph.
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D sparse distance matrix, got {X.ndim}-D")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must not be empty, got shape {X.shape}")
     if X.dtype == bool or not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
         raise ValueError(f"X must have a real numeric dtype, got {X.dtype}")
-    coo = X.tocoo(copy=True)
-    coo.sum_duplicates()
+    coo = X.tocoo()
     values = np.ascontiguousarray(coo.data, dtype=np.float64)
     if np.isnan(values).any():
         raise ValueError("X must not contain NaN distances")
@@ -108,7 +112,7 @@ def _prepare_sparse(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         raise ValueError("X must not contain negative distances")
     rows = np.ascontiguousarray(coo.row, dtype=np.int64)
     cols = np.ascontiguousarray(coo.col, dtype=np.int64)
-    return rows, cols, values, int(X.shape[0])
+    return rows, cols, values, int(max(X.shape))
 
 
 def _check_dense_matrix(D: np.ndarray) -> None:
@@ -136,8 +140,11 @@ def rips_persistence(
     Parameters
     ----------
     X: point cloud (n x d), or with ``distance_matrix=True`` a square distance
-        matrix (dense, or scipy.sparse where absent entries are +inf and the
-        diagonal gives vertex birth times).
+        matrix: dense (symmetric), or scipy.sparse where absent entries are +inf,
+        the diagonal gives vertex birth times, (i, j) and (j, i) are the same edge
+        and an edge stored more than once (in either triangle) takes the smallest
+        of its values. A sparse matrix of non-square shape (scipy infers max row + 1
+        by max column + 1) has ``max(shape)`` points.
     max_dim: largest homological dimension computed.
     threshold: largest diameter of a simplex; ``None`` keeps every simplex
         (the enclosing radius is used internally, which changes nothing).
