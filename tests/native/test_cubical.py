@@ -174,7 +174,6 @@ def test_infinite_values_are_allowed():
     ("kwargs", "match"),
     [
         ({"array": np.array([[0.0, np.nan], [1.0, 2.0]])}, "array.*NaN"),
-        ({"array": np.arange(5.0)}, "array.*1-D"),
         ({"array": np.float64(3.0)}, "array.*0-D"),
         ({"array": np.zeros((0, 4))}, "array.*empty"),
         ({"array": np.zeros((2, 2, 2, 2, 2))}, "array.*5-D"),
@@ -208,3 +207,54 @@ def test_ctrl_c_interrupts_a_long_computation(n_threads):
     """
     call = f"tda_core.cubical_persistence(X, n_threads={n_threads})"
     assert run_and_interrupt(setup, call) == "interrupted"
+
+
+@pytest.mark.parametrize("construction", ["V", "T"])
+@pytest.mark.parametrize("kind", ["random", "plateaus"])
+def test_one_dimensional_arrays(construction, kind):
+    x = make((200,), kind, seed=3)
+    ours = tda_core.cubical_persistence(x, construction=construction)
+    assert len(ours) == 1  # max_dim defaults to ndim - 1
+    ref = cripser_v(x, 0)[:1] if construction == "V" else gudhi_t(x, 0)
+    assert_same(ours, ref)
+    assert_same(tda_core.cubical_persistence(x, max_dim=2, construction=construction)[1:], [np.empty((0, 2))] * 2)
+
+
+@pytest.mark.parametrize("shape", [(9,), (6, 7), (4, 7, 5), (3, 4, 3, 4)])
+def test_perseus_files_read_as_gudhi_reads_them(tmp_path, shape):
+    arr = make(shape, "plateaus", seed=5) - 1.0  # negative values too (-1 is an ordinary value)
+    path = tmp_path / "cells.txt"
+    tda_core.io.write_perseus(path, arr)
+    back = tda_core.io.read_perseus(path)
+    np.testing.assert_array_equal(back, arr)
+    cc = gudhi.CubicalComplex(perseus_file=str(path))
+    cc.compute_persistence()
+    ref = [np.asarray(cc.persistence_intervals_in_dimension(k)).reshape(-1, 2) for k in range(len(shape))]
+    assert_same(tda_core.cubical_persistence(back, construction="T"), ref)
+
+
+def test_perseus_file_written_by_hand(tmp_path):
+    # first coordinate fastest: a[i, j] is value number i + 3 j
+    path = tmp_path / "hand.txt"
+    path.write_text("2\n3\n2\n1\n2\n3\n4\n5\n6\n")
+    np.testing.assert_array_equal(tda_core.io.read_perseus(path), [[1, 4], [2, 5], [3, 6]])
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "dimension"),
+        ("5\n1\n1\n1\n1\n1\n1\n", "dimension 5"),
+        ("2\n-3\n2\n" + "1\n" * 6, "periodic"),
+        ("2\n3\n2\n1\n2\n", "6 values, but holds 2"),
+        ("1\n2\n1\nx\n", "not a number"),
+        ("1\n2\n1\nnan\n", "NaN"),
+    ],
+)
+def test_bad_perseus_files(tmp_path, text, match):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        tda_core.io.read_perseus(path)
+    with pytest.raises(ValueError, match="path"):
+        tda_core.io.read_perseus(tmp_path / "missing.txt")

@@ -1,5 +1,6 @@
 """tda_core: persistent homology and diagram tools backed by a C++ core."""
 
+from . import io
 from ._core import __version__
 from .cubical import cubical_persistence
 from .distances import bottleneck, wasserstein
@@ -20,6 +21,7 @@ __all__ = [
     "cubical_persistence",
     "delay_embedding",
     "estimate_rips",
+    "io",
     "persistence_image",
     "persistence_landscape",
     "persistent_entropy",

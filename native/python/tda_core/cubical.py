@@ -18,7 +18,8 @@ def cubical_persistence(
     construction: str = "V",
     n_threads: int = 1,
 ) -> list[np.ndarray]:
-    """Persistence diagrams of the sublevel-set filtration of a 2-D, 3-D or 4-D array.
+    """Persistence diagrams of the sublevel-set filtration of a 1-D to 4-D array
+    (a signal, an image, a volume, a 4-D field).
 
     Parameters
     ----------
@@ -52,8 +53,8 @@ def cubical_persistence(
         values = np.asarray(array, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"array: must be a numeric array ({exc})") from None
-    if values.ndim < 2 or values.ndim > 4:
-        raise ValueError(f"array: must be 2-D, 3-D or 4-D, got {values.ndim}-D")
+    if values.ndim < 1 or values.ndim > 4:
+        raise ValueError(f"array: must be 1-D to 4-D, got {values.ndim}-D")
     if values.size == 0:
         raise ValueError(f"array: must not be empty, got shape {values.shape}")
     cells = 1
