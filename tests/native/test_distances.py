@@ -1,8 +1,7 @@
-"""Diagram distances against GUDHI (exact bottleneck) and Hera (Wasserstein)."""
+"""Diagram distances against Hera (exact bottleneck and Wasserstein), as shipped with GUDHI."""
 
 from __future__ import annotations
 
-import gudhi
 import gudhi.hera as hera
 import numpy as np
 import pytest
@@ -38,13 +37,25 @@ def hera_wasserstein(a: np.ndarray, b: np.ndarray, p: float) -> float:
     return hera.wasserstein_distance(a, b, order=p, internal_p=INF, delta=1e-9)
 
 
+def hera_bottleneck(a: np.ndarray, b: np.ndarray) -> float:
+    """Hera's exact bottleneck distance (delta=0). GUDHI's own bottleneck_distance, with
+    e=0 or its default, disagrees with Hera on about 1-3% of small diagrams with many ties
+    (quarter-integer coordinates); Hera, GUDHI's Wasserstein backend, is the oracle."""
+    if len(a) == 0 or len(b) == 0:  # the Hera binding does not accept an empty diagram
+        other = b if len(a) == 0 else a
+        if np.isinf(other).any():
+            return INF
+        return float((np.abs(other[:, 1] - other[:, 0]) / 2).max()) if len(other) else 0.0
+    return hera.bottleneck_distance(a, b, delta=0)
+
+
 @pytest.mark.parametrize("seed", range(40))
-def test_bottleneck_matches_gudhi_exactly(seed):
+def test_bottleneck_matches_hera_exactly(seed):
     rng = np.random.default_rng(seed)
     ess = int(rng.integers(0, 3))
     a = random_diagram(rng, int(rng.integers(0, 40)), ess, integer=seed % 3 == 0)
     b = random_diagram(rng, int(rng.integers(0, 40)), ess, integer=seed % 3 == 0)
-    assert tda_core.bottleneck(a, b) == pytest.approx(gudhi.bottleneck_distance(a, b, e=0), rel=1e-12, abs=1e-15)
+    assert tda_core.bottleneck(a, b) == pytest.approx(hera_bottleneck(a, b), rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -135,12 +146,16 @@ diagram_strategy = st.lists(
 
 @settings(max_examples=80, deadline=None)
 @given(a=diagram_strategy, b=diagram_strategy, c=diagram_strategy)
-# Once failed: GUDHI's default bottleneck (e = smallest double, its fast approximate
-# algorithm) gives 0.625 here; the exact value is 0.5 (GUDHI with e=0, Hera, and us:
-# 1.25 <-> 0.75 at 0.5, the other points to the diagonal at <= 0.5).
+# Once failed against GUDHI's bottleneck_distance, which gives 0.625 here; the exact value
+# is 0.5 (Hera and us: 1.25 <-> 0.75 at 0.5, every other point to the diagonal at <= 0.5).
 @example(
     a=np.array([[0, 0.25], [0, 0.25], [0, 0.75]]),
     b=np.array([[0, 1], [0, 1], [0, 0.75], [0, 1.25]]),
+    c=np.empty((0, 2)),
+)
+@example(  # GUDHI (e=0) says 1.75, Hera and us 1.25
+    a=np.array([[4.75, 5.25], [0.25, 1.75], [1.75, 3.5], [3.25, 5.25]]),
+    b=np.array([[2.0, 3.25], [2.25, 2.5], [2.25, 3.5], [5.0, 7.5], [1.0, 2.75]]),
     c=np.empty((0, 2)),
 )
 def test_metric_axioms(a, b, c):
@@ -149,7 +164,7 @@ def test_metric_axioms(a, b, c):
         assert ab == pytest.approx(ba, abs=1e-12)
         assert dist(a, a) == 0.0
         assert ab <= dist(a, c) + dist(c, b) + 1e-9
-    assert tda_core.bottleneck(a, b) == pytest.approx(gudhi.bottleneck_distance(a, b, e=0), abs=1e-12)
+    assert tda_core.bottleneck(a, b) == pytest.approx(hera_bottleneck(a, b), abs=1e-12)
 
 
 def test_distance_to_the_diagonal_does_not_overflow():

@@ -275,6 +275,54 @@ def test_infinite_entries_are_absent_edges():
     assert_same_diagrams(ours[:1], [np.array([[0, 1.0], [0, np.inf], [0, np.inf], [0, np.inf]])])
 
 
+# ---------------------------------------------------------------- greedy permutation (n_perm)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev", "cosine"])
+@pytest.mark.parametrize("n_perm", [1, 2, 25, 80])
+def test_greedy_permutation_matches_ripser(metric, n_perm):
+    X = random_cloud(11, 80, 3) - 0.5
+    ref = ripser.ripser(X, maxdim=1, n_perm=n_perm, metric=metric)
+    indices, radius = tda_core.greedy_permutation(X, n_perm, metric=metric)
+    assert indices.dtype == np.int64 and indices.shape == (n_perm,)
+    if n_perm < len(X):  # ripser.py keeps the identity order when every point is taken
+        np.testing.assert_array_equal(indices, ref["idx_perm"])
+    assert radius == pytest.approx(ref["r_cover"], rel=1e-9, abs=1e-12)
+    ours = tda_core.rips_persistence(X, max_dim=1, metric=metric, n_perm=n_perm)
+    assert_close_diagrams(ours, ref["dgms"], tol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_permutation_of_a_distance_matrix_matches_ripser_exactly(seed):
+    P = random_cloud(seed, 120, 2)
+    D = cdist(P, P)
+    ref = ripser.ripser(D, maxdim=2, n_perm=30, distance_matrix=True)
+    indices, radius = tda_core.greedy_permutation(D, 30, distance_matrix=True)
+    np.testing.assert_array_equal(indices, ref["idx_perm"])
+    assert radius == ref["r_cover"]
+    # the covering radius is what it says: every point within it of the subsample
+    assert D[:, indices].min(axis=1).max() == radius
+    assert_same_diagrams(tda_core.rips_persistence(D, max_dim=2, distance_matrix=True, n_perm=30), ref["dgms"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_perm": 0}, "n_perm"),
+        ({"n_perm": 11}, "n_perm.*10"),
+        ({"n_perm": 2.0}, "n_perm"),
+        ({"n_perm": 3, "X": sparse.coo_matrix(np.ones((3, 3))), "distance_matrix": True}, "X.*sparse"),
+        ({"n_perm": 3, "X": np.ones((3, 4)), "distance_matrix": True}, "X.*square"),
+    ],
+)
+def test_greedy_permutation_bad_input(kwargs, match):
+    args = {"X": random_cloud(0, 10, 2), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        tda_core.greedy_permutation(**args)
+    with pytest.raises(ValueError, match=match):
+        tda_core.rips_persistence(**args)
+
+
 # ---------------------------------------------------------------- oracle: GUDHI
 
 
