@@ -19,12 +19,15 @@
 //     dimension up has a zero column and is skipped).
 #include "tda/cubical.hpp"
 
+#include "tda/rips/field.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <exception>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -34,6 +37,8 @@
 
 namespace tda::cubical {
 namespace {
+
+using rips::PrimeField;
 
 using Index = std::uint32_t;  // linear index of a cell in the Khalimsky grid
 using Rank = std::uint32_t;   // position of a cell's value among the distinct input values
@@ -133,7 +138,7 @@ class CubicalPersistence {
 
   // Dimension 0 touches only vertices and edges' ranks, the others never a vertex's
   // link, so the two parts may run on two threads.
-  Diagrams run(int max_dim, int n_threads) {
+  Diagrams run(int max_dim, int n_threads, Coefficient modulus) {
     const int d = grid_.dim();
     Diagrams out(static_cast<std::size_t>(std::max(max_dim, 0)) + 1);
     link_.assign(static_cast<std::size_t>(grid_.size()) + 1, kNone);
@@ -155,9 +160,14 @@ class CubicalPersistence {
       Diagram top;
       dual_top(top);
       if (d - 1 <= max_dim) out[d - 1] = std::move(top);
+      std::optional<PrimeField> field;
+      if (modulus != 2) field.emplace(modulus);
       for (int k = d - 2; k >= 1; --k) {
         Diagram mid;
-        reduce(k, mid);
+        if (field)
+          reduce_field(k, mid, *field);
+        else
+          reduce(k, mid);
         if (k <= max_dim) out[k] = std::move(mid);
       }
     }
@@ -439,6 +449,113 @@ class CubicalPersistence {
     }
   }
 
+  // Z/p (p odd): the same reduction with signed boundaries. With the odd axes of a
+  // cell a_1 < .. < a_k, d(cell) = sum_i (-1)^(i-1) (upper face_i - lower face_i), the
+  // usual cubical boundary (dd = 0 for any fixed order of the axes).
+  struct Term {
+    Key key;
+    Coefficient coefficient;
+  };
+  // Max-heap of terms by key; equal keys are summed when they reach the top.
+  class SignedColumn {
+   public:
+    explicit SignedColumn(const PrimeField& field) : field_(field) {}
+    void clear() { heap_.clear(); }
+    void push(Key key, Coefficient c) {
+      heap_.push_back({key, c});
+      std::push_heap(heap_.begin(), heap_.end(), below);
+    }
+    // The largest key with nonzero total coefficient, removed; key kInfiniteKey if none.
+    Term pop_pivot() {
+      while (!heap_.empty()) {
+        Term top = pop();
+        while (!heap_.empty() && heap_.front().key == top.key) top.coefficient = field_.add(top.coefficient, pop().coefficient);
+        if (top.coefficient != 0) return top;
+      }
+      return {kInfiniteKey, 0};
+    }
+
+   private:
+    static bool below(const Term& a, const Term& b) { return a.key < b.key; }
+    Term pop() {
+      std::pop_heap(heap_.begin(), heap_.end(), below);
+      const Term t = heap_.back();
+      heap_.pop_back();
+      return t;
+    }
+    const PrimeField& field_;
+    std::vector<Term> heap_;
+  };
+
+  template <class F>
+  void for_each_signed_facet(Index cell, AxisMask axes, const PrimeField& field, F&& f) const {
+    int position = 0;
+    for (unsigned m = axes; m; m &= m - 1, ++position) {
+      const Index s = grid_.stride(std::countr_zero(m));
+      const Coefficient sign = field.sign(position);
+      f(cell - s, field.neg(sign));
+      f(cell + s, sign);
+    }
+  }
+
+  void reduce_field(int k, Diagram& dgm, const PrimeField& field) {
+    const std::vector<ColumnHead> cols = sorted_columns(k + 1);
+    struct Reduced {
+      Coefficient pivot;        // coefficient of the pivot in the reduced column
+      std::vector<Term> tail;   // the other terms
+    };
+    std::unordered_map<Index, Reduced> reduced;
+    SignedColumn col(field);
+    CancelPoll poll(cancel_, kPollPeriod);
+    for (const ColumnHead& head : cols) {
+      poll();
+      const Index sigma = head.cell;
+      const AxisMask axes = grid_.odd_axes(sigma);
+      if (link_[head.largest_facet] == kNone) {
+        emit(dgm, head.largest_facet, sigma);
+        link_[head.largest_facet] = sigma;
+        continue;
+      }
+      col.clear();
+      for_each_signed_facet(sigma, axes, field, [&](Index f, Coefficient c) { col.push(key(f), c); });
+      Term pivot{};
+      for (;;) {
+        pivot = col.pop_pivot();
+        if (pivot.key == kInfiniteKey) break;
+        const Index p = static_cast<Index>(pivot.key);
+        const Index owner = link_[p];
+        if (owner == kNone) break;
+        // col -= (c / c_owner) * column(owner): the pivot terms cancel exactly.
+        auto add = [&](Coefficient owner_pivot, auto&& for_each_tail_term) {
+          const Coefficient factor = field.neg(field.mul(pivot.coefficient, field.inverse(owner_pivot)));
+          for_each_tail_term([&](Key key, Coefficient c) { col.push(key, field.mul(factor, c)); });
+        };
+        if (auto it = reduced.find(owner); it != reduced.end()) {
+          add(it->second.pivot, [&](auto&& push) {
+            for (const Term& t : it->second.tail) push(t.key, t.coefficient);
+          });
+        } else {  // reduced as it stood: its boundary, pivot = its largest facet p
+          Coefficient owner_pivot = 0;
+          for_each_signed_facet(owner, grid_.odd_axes(owner), field, [&](Index f, Coefficient c) {
+            if (f == p) owner_pivot = c;
+          });
+          add(owner_pivot, [&](auto&& push) {
+            for_each_signed_facet(owner, grid_.odd_axes(owner), field, [&](Index f, Coefficient c) {
+              if (f != p) push(key(f), c);
+            });
+          });
+        }
+      }
+      if (pivot.key == kInfiniteKey) continue;
+      const Index p = static_cast<Index>(pivot.key);
+      emit(dgm, p, sigma);
+      link_[p] = sigma;
+      Reduced r{pivot.coefficient, {}};
+      for (Term t = col.pop_pivot(); t.key != kInfiniteKey; t = col.pop_pivot()) r.tail.push_back(t);
+      reduced.emplace(sigma, std::move(r));
+    }
+  }
+
   CellGrid grid_;
   std::span<const double> values_;  // the input, alive for the whole computation
   std::vector<Index> level_source_;  // rank -> an input entry holding that value
@@ -452,7 +569,8 @@ class CubicalPersistence {
 }  // namespace
 
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, int max_dim, int n_threads, const CancelFlag* cancel) {
+                     Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
+                     Coefficient modulus) {
   if (shape.empty() || shape.size() > kMaxGridDim)
     throw std::invalid_argument("array: must have 1 to 4 dimensions, got " + std::to_string(shape.size()));
   std::size_t n = 1;
@@ -464,8 +582,9 @@ Diagrams persistence(std::span<const double> values, std::span<const std::size_t
   if (max_dim < 0) throw std::invalid_argument("max_dim: must be >= 0");
   for (double v : values)
     if (std::isnan(v)) throw std::invalid_argument("array: contains NaN");
+  if (!rips::is_prime(modulus)) throw std::invalid_argument("coeff: must be a prime, got " + std::to_string(modulus));
   CubicalPersistence engine(values, shape, construction, cancel);
-  return engine.run(max_dim, n_threads);
+  return engine.run(max_dim, n_threads, modulus);
 }
 
 }  // namespace tda::cubical

@@ -96,6 +96,28 @@ TEST(Cubical, CancelFlagStopsTheComputation) {
   EXPECT_EQ(persistence(v, shape, Construction::Vertex, 2, 2, &cancel).size(), 3u);
 }
 
+TEST(Cubical, PrimeCoefficientsSeeALoopWindingTwiceAroundATunnel) {
+  // Top cells: a solid torus (1) around a loop (0) that winds twice around its core, in a
+  // box of 2. Over Z/2 the loop is zero in the torus and dies at 1; over Z/3 it lives to 2.
+  const int n = 40;
+  const double c = (n - 1) / 2.0, radius = 12.0, offset = 2.2;
+  std::vector<double> v(n * n * n, 2.0);
+  auto at = [&](long z, long y, long x) -> double& { return v[(z * n + y) * n + x]; };
+  for (int z = 0; z < n; ++z)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x)
+        if (std::hypot(std::hypot(x - c, y - c) - radius, z - c) <= 4.5) at(z, y, x) = 1.0;
+  for (int i = 0; i < 4000; ++i) {
+    const double t = 4 * std::acos(-1.0) * i / 4000, rho = radius + offset * std::cos(t / 2);
+    at(std::lround(c + offset * std::sin(t / 2)), std::lround(c + rho * std::sin(t)), std::lround(c + rho * std::cos(t))) = 0.0;
+  }
+  const std::size_t shape[] = {n, n, n};
+  using P = std::vector<std::pair<double, double>>;
+  EXPECT_EQ(sorted(persistence(v, shape, Construction::Top, 2, 1, nullptr, 2)[1]), (P{{0.0, 1.0}, {1.0, 2.0}}));
+  EXPECT_EQ(sorted(persistence(v, shape, Construction::Top, 2, 1, nullptr, 3)[1]), (P{{0.0, 2.0}}));
+  EXPECT_THROW(persistence(v, shape, Construction::Top, 2, 1, nullptr, 4), std::invalid_argument);
+}
+
 TEST(Cubical, RejectsBadInput) {
   const std::vector<double> v{0.0, std::nan(""), 1.0, 2.0};
   const std::vector<std::size_t> shape{2, 2};

@@ -258,3 +258,52 @@ def test_bad_perseus_files(tmp_path, text, match):
         tda_core.io.read_perseus(path)
     with pytest.raises(ValueError, match="path"):
         tda_core.io.read_perseus(tmp_path / "missing.txt")
+
+
+def cable(n: int = 40, tube: float = 4.5) -> np.ndarray:
+    """A loop (value 0) winding twice around the core of a solid torus (value 1) in a box
+    of value 2: its class is twice the torus's generator, zero over Z/2 only."""
+    c, radius, offset = (n - 1) / 2, 12.0, 2.2
+    z, y, x = np.mgrid[0:n, 0:n, 0:n].astype(float)
+    arr = np.full((n, n, n), 2.0)
+    arr[np.hypot(np.hypot(x - c, y - c) - radius, z - c) <= tube] = 1.0
+    for t in np.linspace(0, 4 * np.pi, 4000, endpoint=False):  # two laps; the offset turns by pi per lap
+        rho = radius + offset * np.cos(t / 2)
+        arr[round(c + offset * np.sin(t / 2)), round(c + rho * np.sin(t)), round(c + rho * np.cos(t))] = 0.0
+    return arr
+
+
+def gudhi_field(arr: np.ndarray, p: int, construction: str = "T") -> list[np.ndarray]:
+    cc = gudhi.CubicalComplex(**{"top_dimensional_cells" if construction == "T" else "vertices": arr})
+    cc.compute_persistence(homology_coeff_field=p)
+    return [np.asarray(cc.persistence_intervals_in_dimension(k)).reshape(-1, 2) for k in range(arr.ndim)]
+
+
+def test_coefficients_matter_on_a_loop_winding_twice_around_a_tunnel():
+    arr = cable()
+    for construction in ("T", "V"):
+        z2 = tda_core.cubical_persistence(arr, construction=construction)
+        z3 = tda_core.cubical_persistence(arr, construction=construction, coeff=3)
+        assert_same(z2, gudhi_field(arr, 2, construction))
+        assert_same(z3, gudhi_field(arr, 3, construction))
+    # As top cells the loop is closed (voxels meeting at an edge or a corner are adjacent);
+    # as vertices (6-connectivity) it is not, and only the torus's own loop remains.
+    z2, z3 = (tda_core.cubical_persistence(arr, construction="T", coeff=p)[1] for p in (2, 3))
+    assert_same([z2], [np.array([[0.0, 1.0], [1.0, 2.0]])])  # 2 * generator = 0: dies at 1
+    assert_same([z3], [np.array([[0.0, 2.0]])])  # over Z/3 it lives until the box fills
+
+
+@pytest.mark.parametrize("p", [3, 5, 11])
+@pytest.mark.parametrize(("shape", "kind"), [((9, 10, 11), "random"), ((8, 9, 7), "plateaus"),
+                                             ((5, 6, 4, 5), "random"), ((5, 5, 5, 5), "plateaus")])
+def test_prime_coefficients_match_gudhi(p, shape, kind):
+    arr = make(shape, kind, seed=p)
+    for construction in ("T", "V"):
+        ours = tda_core.cubical_persistence(arr, construction=construction, coeff=p)
+        assert_same(ours, gudhi_field(arr, p, construction))
+
+
+@pytest.mark.parametrize("coeff", [1, 4, 2.0, True, 2**31 + 11])
+def test_bad_coefficients(coeff):
+    with pytest.raises(ValueError, match="coeff"):
+        tda_core.cubical_persistence(np.zeros((3, 3)), coeff=coeff)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _validate
 
 __all__ = ["cubical_persistence"]
 
@@ -17,6 +17,7 @@ def cubical_persistence(
     max_dim: int | None = None,
     construction: str = "V",
     n_threads: int = 1,
+    coeff: int = 2,
 ) -> list[np.ndarray]:
     """Persistence diagrams of the sublevel-set filtration of a 1-D to 4-D array
     (a signal, an image, a volume, a 4-D field).
@@ -40,12 +41,16 @@ def cubical_persistence(
     n_threads:
         With 2 or more, dimension 0 (union-find) runs on its own thread next to the
         higher dimensions; the engine uses at most 2 threads.
+    coeff:
+        Prime p of the coefficient field Z/p (GUDHI's default is 11). Results can differ
+        from Z/2 only from 3-D arrays on (a loop winding twice around a tunnel is zero in
+        Z/2 homology of the tunnel, not in Z/3).
 
     Returns
     -------
     list of ``max_dim + 1`` float64 arrays of shape (n, 2) with (birth, death) rows,
     dimension 0 first; the one essential class (dimension 0) has death ``inf``.
-    Pairs with death == birth are omitted. Coefficients are in Z/2.
+    Pairs with death == birth are omitted.
     """
     if not isinstance(construction, str) or construction not in _CONSTRUCTIONS:
         raise ValueError(f"construction: must be 'V' or 'T', got {construction!r}")
@@ -73,4 +78,7 @@ def cubical_persistence(
         raise ValueError(f"max_dim: must be a non-negative integer, got {max_dim!r}")
     if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer) or n_threads < 1:
         raise ValueError(f"n_threads: must be a positive integer, got {n_threads!r}")
-    return _core.cubical_persistence(values, int(max_dim), construction, int(n_threads))
+    if isinstance(coeff, bool) or not isinstance(coeff, int | np.integer) or not _validate.is_prime(int(coeff)) \
+            or coeff >= 2**31:
+        raise ValueError(f"coeff: must be a prime below 2**31 (the field Z/p), got {coeff!r}")
+    return _core.cubical_persistence(values, int(max_dim), construction, int(n_threads), int(coeff))
