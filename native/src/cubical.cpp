@@ -40,22 +40,36 @@ namespace {
 
 using rips::PrimeField;
 
-using Index = std::uint32_t;  // linear index of a cell in the Khalimsky grid
-using Rank = std::uint32_t;   // position of a cell's value among the distinct input values
-using Key = std::uint64_t;    // (rank << 32) | index: the filtration order within one dimension
 using AxisMask = std::uint8_t;
-
-constexpr Index kNone = std::numeric_limits<Index>::max();
-constexpr Key kInfiniteKey = std::numeric_limits<Key>::max();
 constexpr int kAxes = static_cast<int>(kMaxGridDim);
 
+// Integer widths of the engine. Grids with fewer than 2^32 - 1 cells use 32-bit cell
+// indices and value ranks (8 bytes of working memory per cell); larger ones 64-bit
+// (16 bytes per cell). A key (rank << bits) | index orders the cells of one dimension.
+template <class IndexT>
+struct Width {
+  using Index = IndexT;  // linear index of a cell in the Khalimsky grid
+  using Rank = IndexT;   // position of a cell's value among the distinct input values
+  using Key = std::conditional_t<sizeof(IndexT) == 4, std::uint64_t, unsigned __int128>;
+  static constexpr int kIndexBits = 8 * sizeof(IndexT);
+  static constexpr Index kNone = std::numeric_limits<Index>::max();
+  static constexpr Key kInfiniteKey = ~Key(0);
+};
+using Narrow = Width<std::uint32_t>;
+using Wide = Width<std::uint64_t>;
+
+
 // The grid is padded with leading axes of extent 1 so loops are always 4-deep.
+template <class W>
 class CellGrid {
  public:
+  using Index = typename W::Index;
+  static constexpr Index kNone = W::kNone;
+
   CellGrid(std::span<const std::size_t> shape, Construction construction) : construction_(construction) {
     dim_ = static_cast<int>(shape.size());
     const int pad = kAxes - dim_;
-    std::uint64_t total = 1;
+    unsigned __int128 total = 1;
     for (int a = 0; a < kAxes; ++a) {
       const std::uint64_t n = a < pad ? 1 : shape[a - pad];
       const std::uint64_t ext = a < pad ? 1 : (construction == Construction::Vertex ? 2 * n - 1 : 2 * n + 1);
@@ -116,18 +130,32 @@ class CellGrid {
 };
 
 // Cells of one dimension in filtration order, with their odd-axis masks.
+template <class W>
 struct SortedCells {
+  using Index = typename W::Index;
   std::vector<Index> index;
   std::vector<AxisMask> axes;
 };
 
 // A boundary column to reduce and its largest facet (its pivot unless reduced).
+template <class W>
 struct ColumnHead {
+  using Index = typename W::Index;
   Index cell;
   Index largest_facet;
 };
 
+template <class W>
 class CubicalPersistence {
+  using Index = typename W::Index;
+  using Rank = typename W::Rank;
+  using Key = typename W::Key;
+  static constexpr Index kNone = W::kNone;
+  static constexpr Key kInfiniteKey = W::kInfiniteKey;
+  using Grid = CellGrid<W>;
+  using Sorted = SortedCells<W>;
+  using Head = ColumnHead<W>;
+
  public:
   CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
                      Construction construction, const CancelFlag* cancel)
@@ -177,7 +205,7 @@ class CubicalPersistence {
   }
 
  private:
-  Key key(Index idx) const { return (Key(rank_[idx]) << 32) | idx; }
+  Key key(Index idx) const { return (Key(rank_[idx]) << W::kIndexBits) | idx; }
   double level(Rank r) const { return values_[level_source_[r]] + 0.0; }  // -0.0 -> +0.0
   double value(Index idx) const { return level(rank_[idx]); }
 
@@ -285,18 +313,18 @@ class CubicalPersistence {
 
   // Counting sort by rank of the cells of dimension k, visited in increasing index:
   // stable, hence ordered by key.
-  SortedCells sorted_cells(int k) const {
+  Sorted sorted_cells(int k) const {
     check_cancel(cancel_);
     std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) { ++start[rank_[idx] + 1]; });
     std::partial_sum(start.begin(), start.end(), start.begin());
-    SortedCells out;
+    Sorted out;
     out.index.resize(start.back());
     out.axes.resize(start.back());
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       const Index pos = start[rank_[idx]]++;
       out.index[pos] = idx;
-      out.axes[pos] = CellGrid::odd_axes(c);
+      out.axes[pos] = Grid::odd_axes(c);
     });
     return out;
   }
@@ -304,18 +332,18 @@ class CubicalPersistence {
   // The k-cells that are not cleared, by key, with their largest facets. Both are
   // computed while visiting the grid in index order (streaming memory access), so
   // the reduction loop touches one link per column in the common case.
-  std::vector<ColumnHead> sorted_columns(int k) const {
+  std::vector<Head> sorted_columns(int k) const {
     check_cancel(cancel_);
     std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) {
       if (link_[idx] == kNone) ++start[rank_[idx] + 1];
     });
     std::partial_sum(start.begin(), start.end(), start.begin());
-    std::vector<ColumnHead> out(start.back());
+    std::vector<Head> out(start.back());
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       if (link_[idx] != kNone) return;
       Key largest = 0;
-      for_each_facet(idx, CellGrid::odd_axes(c), [&](Index f) { largest = std::max(largest, key(f)); });
+      for_each_facet(idx, Grid::odd_axes(c), [&](Index f) { largest = std::max(largest, key(f)); });
       out[start[rank_[idx]]++] = {idx, static_cast<Index>(largest)};
     });
     return out;
@@ -333,7 +361,7 @@ class CubicalPersistence {
   // two components kills the younger one (elder rule).
   void dimension_zero(Diagram& dgm) {
     grid_.for_each_cell(0, [&](Index idx, const auto&) { link_[idx] = idx; });
-    const SortedCells edges = sorted_cells(1);
+    const Sorted edges = sorted_cells(1);
     CancelPoll poll(cancel_, kPollPeriod);
     for (std::size_t i = 0; i < edges.index.size(); ++i) {
       poll();
@@ -358,7 +386,7 @@ class CubicalPersistence {
     link_[outside] = outside;
     grid_.for_each_cell(d, [&](Index idx, const auto&) { link_[idx] = idx; });
     auto top_key = [&](Index idx) { return idx == outside ? kInfiniteKey : key(idx); };
-    const SortedCells faces = sorted_cells(d - 1);
+    const Sorted faces = sorted_cells(d - 1);
     const int pad = kAxes - d;
     const AxisMask real_axes = AxisMask(((1u << kAxes) - 1) & ~((1u << pad) - 1));
     CancelPoll poll(cancel_, kPollPeriod);
@@ -408,12 +436,12 @@ class CubicalPersistence {
   // largest facet is not yet a pivot is already reduced (the common case); the
   // others are reduced against stored columns (tails without their pivot).
   void reduce(int k, Diagram& dgm) {
-    const std::vector<ColumnHead> cols = sorted_columns(k + 1);
+    const std::vector<Head> cols = sorted_columns(k + 1);
     std::unordered_map<Index, std::vector<Key>> tails;
     Column col;
     std::vector<Key> tail;
     CancelPoll poll(cancel_, kPollPeriod);
-    for (const ColumnHead& head : cols) {
+    for (const Head& head : cols) {
       poll();
       const Index sigma = head.cell;
       Index p = head.largest_facet;
@@ -499,7 +527,7 @@ class CubicalPersistence {
   }
 
   void reduce_field(int k, Diagram& dgm, const PrimeField& field) {
-    const std::vector<ColumnHead> cols = sorted_columns(k + 1);
+    const std::vector<Head> cols = sorted_columns(k + 1);
     struct Reduced {
       Coefficient pivot;        // coefficient of the pivot in the reduced column
       std::vector<Term> tail;   // the other terms
@@ -507,7 +535,7 @@ class CubicalPersistence {
     std::unordered_map<Index, Reduced> reduced;
     SignedColumn col(field);
     CancelPoll poll(cancel_, kPollPeriod);
-    for (const ColumnHead& head : cols) {
+    for (const Head& head : cols) {
       poll();
       const Index sigma = head.cell;
       const AxisMask axes = grid_.odd_axes(sigma);
@@ -556,7 +584,7 @@ class CubicalPersistence {
     }
   }
 
-  CellGrid grid_;
+  Grid grid_;
   std::span<const double> values_;  // the input, alive for the whole computation
   std::vector<Index> level_source_;  // rank -> an input entry holding that value
   std::vector<Rank> input_rank_;
@@ -568,23 +596,53 @@ class CubicalPersistence {
 
 }  // namespace
 
-Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
-                     Coefficient modulus) {
+namespace {
+
+// Validates the input and returns the number of cells of the complex (saturated).
+unsigned __int128 checked_cell_count(std::span<const double> values, std::span<const std::size_t> shape,
+                                     Construction construction, int max_dim, Coefficient modulus) {
   if (shape.empty() || shape.size() > kMaxGridDim)
     throw std::invalid_argument("array: must have 1 to 4 dimensions, got " + std::to_string(shape.size()));
   std::size_t n = 1;
+  unsigned __int128 cells = 1;
   for (std::size_t e : shape) {
     if (e == 0) throw std::invalid_argument("array: must not be empty");
     n *= e;
+    cells *= construction == Construction::Vertex ? 2 * (unsigned __int128)e - 1 : 2 * (unsigned __int128)e + 1;
   }
   if (n != values.size()) throw std::invalid_argument("array: shape does not match the number of values");
   if (max_dim < 0) throw std::invalid_argument("max_dim: must be >= 0");
+  if (!rips::is_prime(modulus)) throw std::invalid_argument("coeff: must be a prime, got " + std::to_string(modulus));
   for (double v : values)
     if (std::isnan(v)) throw std::invalid_argument("array: contains NaN");
-  if (!rips::is_prime(modulus)) throw std::invalid_argument("coeff: must be a prime, got " + std::to_string(modulus));
-  CubicalPersistence engine(values, shape, construction, cancel);
+  if (cells >= Wide::kNone) throw std::invalid_argument("array: more than 2^64 - 2 cubical cells");
+  return cells;
+}
+
+template <class W>
+Diagrams run(std::span<const double> values, std::span<const std::size_t> shape, Construction construction,
+             int max_dim, int n_threads, const CancelFlag* cancel, Coefficient modulus) {
+  CubicalPersistence<W> engine(values, shape, construction, cancel);
   return engine.run(max_dim, n_threads, modulus);
 }
+
+}  // namespace
+
+Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
+                     Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
+                     Coefficient modulus) {
+  if (checked_cell_count(values, shape, construction, max_dim, modulus) < Narrow::kNone)
+    return run<Narrow>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+}
+
+namespace detail {
+Diagrams persistence_wide(std::span<const double> values, std::span<const std::size_t> shape,
+                          Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
+                          Coefficient modulus) {
+  checked_cell_count(values, shape, construction, max_dim, modulus);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+}
+}  // namespace detail
 
 }  // namespace tda::cubical

@@ -43,4 +43,13 @@ Diagrams persistence(std::span<const double> values, std::span<const std::size_t
                      Construction construction, int max_dim, int n_threads = 1,
                      const CancelFlag* cancel = nullptr, Coefficient modulus = 2);
 
+namespace detail {
+// The same computation with 64-bit cell indices whatever the size (persistence()
+// switches to them from 2^32 - 1 cells on): lets tests check the wide engine on
+// arrays that fit in memory.
+Diagrams persistence_wide(std::span<const double> values, std::span<const std::size_t> shape,
+                          Construction construction, int max_dim, int n_threads = 1,
+                          const CancelFlag* cancel = nullptr, Coefficient modulus = 2);
+}  // namespace detail
+
 }  // namespace tda::cubical

@@ -9,7 +9,7 @@ from . import _core, _validate
 __all__ = ["cubical_persistence"]
 
 _CONSTRUCTIONS = ("V", "T")
-_MAX_CELLS = 2**32 - 1  # cells are indexed by 32-bit integers
+_MAX_CELLS = 2**64 - 1  # cells are indexed by 64-bit integers (32-bit below 2**32 - 1 cells)
 
 
 def cubical_persistence(
@@ -26,9 +26,9 @@ def cubical_persistence(
     ----------
     array:
         Real values on a grid (image, volume, 4-D field); converted to float64. No NaN;
-        +-inf allowed. At most 2**32 - 2 cells in the complex (about 32768**2 pixels or
-        800**3 voxels); working memory is about 8 bytes per cell, i.e. 8 * 2**ndim bytes
-        per array entry.
+        +-inf allowed. Working memory is about 8 bytes per cell of the complex (8 * 2**ndim
+        bytes per array entry) up to 2**32 - 2 cells (about 32768**2 pixels or 800**3
+        voxels), 16 bytes per cell beyond (64-bit cell indices).
     max_dim:
         Largest homology dimension returned; defaults to ``array.ndim - 1`` (the largest
         one that can be non-trivial). Dimensions ``>= array.ndim`` come back empty.
