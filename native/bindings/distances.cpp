@@ -54,6 +54,22 @@ double wasserstein(const DiagramArray& d1, const DiagramArray& d2, double p, dou
   return value;
 }
 
+// The distance and an optimal matching as an (k, 2) int64 array (-1: the diagonal).
+pybind11::tuple wasserstein_matching(const DiagramArray& d1, const DiagramArray& d2, double p) {
+  const auto a = as_points(d1, "d1");
+  const auto b = as_points(d2, "d2");
+  distances::Matching matching;
+  const double value = run_interruptible(
+      [&](const CancelFlag* cancel) { return distances::wasserstein(a, b, p, 0.0, cancel, &matching); }, small(a, b));
+  pybind11::array_t<std::int64_t> pairs({static_cast<pybind11::ssize_t>(matching.size()), pybind11::ssize_t{2}});
+  auto m = pairs.mutable_unchecked<2>();
+  for (std::size_t k = 0; k < matching.size(); ++k) {
+    m(k, 0) = matching[k].first;
+    m(k, 1) = matching[k].second;
+  }
+  return pybind11::make_tuple(value, pairs);
+}
+
 }  // namespace
 
 void bind_distances(pybind11::module_& m) {
@@ -62,6 +78,8 @@ void bind_distances(pybind11::module_& m) {
         "Bottleneck distance (L-infinity ground metric) between two (n, 2) diagrams.");
   m.def("wasserstein", &wasserstein, py::arg("d1"), py::arg("d2"), py::arg("p") = 1.0, py::arg("delta") = 0.01,
         "p-Wasserstein distance (L-infinity ground metric) between two (n, 2) diagrams.");
+  m.def("wasserstein_matching", &wasserstein_matching, py::arg("d1"), py::arg("d2"), py::arg("p") = 1.0,
+        "Exact p-Wasserstein distance and an optimal matching ((k, 2) indices, -1 = diagonal).");
   m.def(
       "wasserstein_stats",
       []() {

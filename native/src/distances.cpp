@@ -57,33 +57,52 @@ int coordinate_kind(double x) { return x == -kInf ? 1 : (x == kInf ? 2 : 0); }
 
 struct Parts {
   Points finite;
+  std::vector<Id> finite_id;  // position of each finite point in the input
   std::array<std::vector<double>, 9> infinite;  // kind 3*kind(birth)+kind(death) -> finite coordinate
+  std::array<std::vector<Id>, 9> infinite_id;
+  std::vector<Id> on_diagonal;  // points with birth == death
 };
 
 Parts split(Diagram d) {
   Parts parts;
-  for (const Point& q : d) {
+  for (Id id = 0; id < d.size(); ++id) {
+    const Point& q = d[id];
     if (std::isnan(q.birth) || std::isnan(q.death)) throw std::invalid_argument("diagram: contains NaN");
-    if (q.birth == q.death) continue;  // on the diagonal: contributes nothing
+    if (q.birth == q.death) {  // on the diagonal: contributes nothing
+      parts.on_diagonal.push_back(id);
+      continue;
+    }
     const int kb = coordinate_kind(q.birth), kd = coordinate_kind(q.death);
-    if (kb == 0 && kd == 0)
+    if (kb == 0 && kd == 0) {
       parts.finite.push_back(q);
-    else
+      parts.finite_id.push_back(id);
+    } else {
       parts.infinite[3 * kb + kd].push_back(kb == 0 ? q.birth : (kd == 0 ? q.death : 0.0));
+      parts.infinite_id[3 * kb + kd].push_back(id);
+    }
   }
   return parts;
 }
 
 // On a line the sorted matching is optimal for every convex cost of the gap.
-// Calls cost(gap) per matched pair; false if some kind has different counts.
+// Calls cost(gap) per matched pair and, with `matching`, records the pairs by input
+// position; false if some kind has different counts.
 template <class F>
-bool match_infinite(Parts& a, Parts& b, F&& cost) {
+bool match_infinite(Parts& a, Parts& b, F&& cost, Matching* matching = nullptr) {
   for (std::size_t k = 1; k < a.infinite.size(); ++k) {
     auto &x = a.infinite[k], &y = b.infinite[k];
     if (x.size() != y.size()) return false;
-    std::sort(x.begin(), x.end());
-    std::sort(y.begin(), y.end());
-    for (std::size_t i = 0; i < x.size(); ++i) cost(std::abs(x[i] - y[i]));
+    auto sorted_order = [](const std::vector<double>& v) {
+      std::vector<Id> order(v.size());
+      for (Id i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](Id i, Id j) { return v[i] < v[j]; });
+      return order;
+    };
+    const auto ox = sorted_order(x), oy = sorted_order(y);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      cost(std::abs(x[ox[i]] - y[oy[i]]));
+      if (matching) matching->push_back({a.infinite_id[k][ox[i]], b.infinite_id[k][oy[i]]});
+    }
   }
   return true;
 }
@@ -336,7 +355,8 @@ struct AssignmentCost {
 };
 
 // Hungarian method with potentials, O(n^3) (shortest augmenting paths).
-double hungarian(const AssignmentCost& cost, const CancelFlag* cancel) {
+// With `assignment`, also the row assigned to each column (0-based).
+double hungarian(const AssignmentCost& cost, const CancelFlag* cancel, std::vector<std::size_t>* assignment = nullptr) {
   const std::size_t n = cost.a.size() + cost.b.size();
   std::vector<double> u(n + 1, 0), v(n + 1, 0), min_slack(n + 1);
   std::vector<std::size_t> row_of(n + 1, 0), way(n + 1, 0);
@@ -382,6 +402,10 @@ double hungarian(const AssignmentCost& cost, const CancelFlag* cancel) {
   }
   double total = 0;
   for (std::size_t j = 1; j <= n; ++j) total += cost(row_of[j] - 1, j - 1);
+  if (assignment) {
+    assignment->resize(n);
+    for (std::size_t j = 1; j <= n; ++j) (*assignment)[j - 1] = row_of[j] - 1;
+  }
   return total;
 }
 
@@ -728,14 +752,22 @@ double bottleneck(Diagram a, Diagram b, double delta, const CancelFlag* cancel) 
   return std::max(result, BottleneckSearch(pa.finite, pb.finite, cancel).solve(delta));
 }
 
-double wasserstein(Diagram a, Diagram b, double order, double delta, const CancelFlag* cancel) {
+double wasserstein(Diagram a, Diagram b, double order, double delta, const CancelFlag* cancel, Matching* matching) {
   if (!(order >= 1) || std::isinf(order)) throw std::invalid_argument("p: must be a finite number >= 1");
   if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
   g_stats = {};
   Parts pa = split(a), pb = split(b);
   const PowerCost pw{order};
   std::vector<double> gaps;
-  if (!match_infinite(pa, pb, [&](double gap) { gaps.push_back(gap); })) return kInf;
+  if (matching) {
+    matching->clear();
+    for (Id i : pa.on_diagonal) matching->push_back({std::int64_t(i), -1});
+    for (Id j : pb.on_diagonal) matching->push_back({-1, std::int64_t(j)});
+  }
+  if (!match_infinite(pa, pb, [&](double gap) { gaps.push_back(gap); }, matching)) {
+    if (matching) matching->clear();
+    return kInf;
+  }
   Points& fa = pa.finite;
   Points& fb = pb.finite;
   // Work in units of 2^e, about the largest distance to the diagonal (an exact
@@ -744,7 +776,13 @@ double wasserstein(Diagram a, Diagram b, double order, double delta, const Cance
   for (const Points* pts : {&fa, &fb})
     for (const Point& q : *pts) largest = std::max(largest, to_diagonal(q));
   for (double g : gaps) largest = std::max(largest, g);
-  if (largest == 0) return 0;
+  if (largest == 0) {  // every point on the diagonal or matched at distance 0
+    if (matching) {
+      for (Id i : pa.finite_id) matching->push_back({std::int64_t(i), -1});
+      for (Id j : pb.finite_id) matching->push_back({-1, std::int64_t(j)});
+    }
+    return 0;
+  }
   if (!std::isfinite(largest)) return kInf;
   int e = 0;
   std::frexp(largest, &e);
@@ -752,6 +790,19 @@ double wasserstein(Diagram a, Diagram b, double order, double delta, const Cance
     for (Point& q : *pts) q = {std::ldexp(q.birth, -e), std::ldexp(q.death, -e)};
   double fixed = 0;
   for (double g : gaps) fixed += pw(std::ldexp(g, -e));
+  if (matching) {  // the exact method, which yields its assignment
+    g_stats.exact = true;
+    std::vector<std::size_t> row_of;
+    const double finite = hungarian(AssignmentCost{fa, fb, pw}, cancel, &row_of);
+    // rows: a's points then diagonal copies; columns: b's points then diagonal copies
+    for (std::size_t j = 0; j < row_of.size(); ++j) {
+      const std::size_t i = row_of[j];
+      const bool real_i = i < fa.size(), real_j = j < fb.size();
+      if (real_i || real_j)
+        matching->push_back({real_i ? std::int64_t(pa.finite_id[i]) : -1, real_j ? std::int64_t(pb.finite_id[j]) : -1});
+    }
+    return std::ldexp(std::pow(finite + fixed, 1.0 / order), e);
+  }
   if (fa.size() > fb.size()) std::swap(fa, fb);  // real bidders scan the items: fewer of them
   double finite = 0;
   if (fa.empty()) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -48,6 +49,20 @@ TEST(Distances, CancelFlagStopsEveryAlgorithm) {
   EXPECT_THROW(wasserstein(line_a, line_b, 2.0, 0.0, &cancel), tda::Cancelled);
   cancel = false;
   EXPECT_GT(bottleneck(a, b, 0.0, &cancel), 0.0);
+}
+
+TEST(Distances, WassersteinMatchingCoversEveryPointAtTheOptimalCost) {
+  // (0,4) <-> (0,5) costs 1; (10,11) and (20,20) go to the diagonal (0.5 and 0).
+  const std::vector<Point> a{{10, 11}, {0, 4}, {20, 20}}, b{{0, 5}};
+  tda::distances::Matching m;
+  EXPECT_DOUBLE_EQ(wasserstein(a, b, 1.0, 0.3, nullptr, &m), 1.5);
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  for (const auto& p : m) pairs.emplace_back(p.first, p.second);
+  std::sort(pairs.begin(), pairs.end());
+  EXPECT_EQ(pairs, (std::vector<std::pair<std::int64_t, std::int64_t>>{{0, -1}, {1, 0}, {2, -1}}));
+  const std::vector<Point> inf_a{{0, kInf}}, none;
+  EXPECT_EQ(wasserstein(inf_a, none, 1.0, 0.0, nullptr, &m), kInf);
+  EXPECT_TRUE(m.empty());
 }
 
 TEST(Distances, SinglePoints) {

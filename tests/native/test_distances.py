@@ -100,6 +100,47 @@ def test_auction_is_within_delta_of_the_optimum(seed, p):
         assert exact * (1 - 1e-12) <= approx <= exact * (1 + delta)
 
 
+def matching_cost(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, p: float) -> float:
+    """(sum of cost^p)^(1/p) of a matching given as (index in a, index in b), -1 = diagonal."""
+    total = 0.0
+    for i, j in pairs:
+        if i >= 0 and j >= 0:
+            x, y = a[i], b[j]
+            gaps = [0.0 if u == v else abs(u - v) for u, v in zip(x, y, strict=True)]  # inf - inf: same kind
+            total += max(gaps) ** p
+        else:
+            x = a[i] if i >= 0 else b[j]
+            total += (abs(x[1] - x[0]) / 2) ** p
+    return total ** (1 / p)
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("p", [1.0, 2.0])
+def test_wasserstein_matching_is_optimal_and_complete(seed, p):
+    rng = np.random.default_rng(900 + seed)
+    ess = int(rng.integers(0, 3))
+    a = random_diagram(rng, int(rng.integers(1, 30)), ess, integer=seed % 2 == 0)
+    b = random_diagram(rng, int(rng.integers(1, 30)), ess, integer=seed % 2 == 0)
+    a = np.r_[a, [[0.3, 0.3], [0.7, 0.7]]]  # two points on the diagonal: matched with it
+    value, pairs = tda_core.wasserstein(a, b, p=p, delta=0.5, matching=True)  # exact whatever delta
+    assert pairs.dtype == np.int64 and pairs.ndim == 2 and pairs.shape[1] == 2
+    assert value == pytest.approx(hera_wasserstein(a, b, p), rel=1e-9)
+    assert value == pytest.approx(tda_core.wasserstein(a, b, p=p, delta=0), rel=1e-12)
+    assert sorted(pairs[pairs[:, 0] >= 0, 0]) == list(range(len(a)))
+    assert sorted(pairs[pairs[:, 1] >= 0, 1]) == list(range(len(b)))
+    assert not ((pairs[:, 0] < 0) & (pairs[:, 1] < 0)).any()
+    assert matching_cost(a, b, pairs, p) == pytest.approx(value, rel=1e-9)
+
+
+def test_wasserstein_matching_edge_cases():
+    value, pairs = tda_core.wasserstein([[0.0, INF]], [], matching=True)
+    assert value == INF and pairs.shape == (0, 2)
+    value, pairs = tda_core.wasserstein([[1.0, 1.0]], [[2.0, 2.0]], matching=True)
+    assert value == 0.0 and sorted(map(tuple, pairs.tolist())) == [(-1, 0), (0, -1)]
+    with pytest.raises(ValueError, match="matching"):
+        tda_core.wasserstein([[0.0, 1.0]], [], matching="yes")
+
+
 def test_large_diagrams_agree_with_hera_within_its_bound():
     rng = np.random.default_rng(7)
     a, b = random_diagram(rng, 400), random_diagram(rng, 2000)
