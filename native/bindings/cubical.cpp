@@ -7,12 +7,16 @@
 
 #include "bindings.hpp"
 #include "diagram_array.hpp"
+#include "interruptible.hpp"
 #include "tda/cubical.hpp"
 
 namespace py = pybind11;
 
 namespace tda::py {
 namespace {
+
+// Arrays this small take well under a millisecond: no worker thread for them.
+constexpr std::size_t kInlineValues = 4096;
 
 cubical::Construction parse_construction(const std::string& name) {
   if (name == "V") return cubical::Construction::Vertex;
@@ -22,15 +26,14 @@ cubical::Construction parse_construction(const std::string& name) {
 }
 
 pybind11::list cubical_persistence(const pybind11::array_t<double, pybind11::array::c_style | pybind11::array::forcecast>& array,
-                                   int max_dim, const std::string& construction, int n_threads) {
+                                   int max_dim, const std::string& construction, int n_threads,
+                                   std::uint32_t coeff) {
   const auto kind = parse_construction(construction);
   std::vector<std::size_t> shape(array.shape(), array.shape() + array.ndim());
   std::span<const double> values(array.data(), static_cast<std::size_t>(array.size()));
-  cubical::Diagrams diagrams;
-  {
-    pybind11::gil_scoped_release release;
-    diagrams = cubical::persistence(values, shape, kind, max_dim, n_threads);
-  }
+  const cubical::Diagrams diagrams = run_interruptible(
+      [&](const CancelFlag* cancel) { return cubical::persistence(values, shape, kind, max_dim, n_threads, cancel, coeff); },
+      values.size() <= kInlineValues);
   pybind11::list out;
   for (const auto& dgm : diagrams) out.append(intervals_to_array(dgm));
   return out;
@@ -40,7 +43,7 @@ pybind11::list cubical_persistence(const pybind11::array_t<double, pybind11::arr
 
 void bind_cubical(pybind11::module_& m) {
   m.def("cubical_persistence", &cubical_persistence, pybind11::arg("array"), pybind11::arg("max_dim"),
-        pybind11::arg("construction") = "V", pybind11::arg("n_threads") = 1,
+        pybind11::arg("construction") = "V", pybind11::arg("n_threads") = 1, pybind11::arg("coeff") = 2,
         "Persistence diagrams of the cubical filtration of a 1-D..4-D float64 array (no validation "
         "beyond the engine's; use tda_core.cubical_persistence).");
 }

@@ -4,16 +4,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <atomic>
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
-#include <exception>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "bindings.hpp"
+#include "interruptible.hpp"
 #include "tda/rips.hpp"
 #include "tda/rips/field.hpp"
 
@@ -41,60 +36,19 @@ rips::Options make_options(int max_dim, double threshold, std::uint64_t coeff, i
   if (n_threads < 1) throw std::invalid_argument("n_threads must be >= 1");
   rips::Options o;
   o.max_dim = max_dim;
-  o.threshold = rips::Value(threshold);
+  o.threshold = rips::to_value(threshold);
   o.modulus = rips::Coefficient(coeff);
   o.n_threads = n_threads;
   return o;
 }
 
-// Runs `compute` on a worker thread without the GIL; the calling thread polls
-// for signals so that Ctrl-C cancels the computation promptly.
+// Runs a Rips computation interruptibly with the cancel flag in its options.
 template <class Compute>
-rips::Diagrams run_interruptible(rips::Options options, Compute&& compute) {
-  std::atomic<bool> cancel{false};
-  options.cancel = &cancel;
-  rips::Diagrams result;
-  std::exception_ptr error;
-  bool done = false, interrupted = false;
-  std::mutex mutex;
-  std::condition_variable finished;
-  {
-    ::py::gil_scoped_release release;
-    std::thread worker([&] {
-      try {
-        result = compute(options);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      std::lock_guard lock(mutex);
-      done = true;
-      finished.notify_one();
-    });
-    std::unique_lock lock(mutex);
-    while (!finished.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) {
-      lock.unlock();
-      {
-        ::py::gil_scoped_acquire gil;
-        if (PyErr_CheckSignals() != 0) interrupted = true;  // the exception stays set
-      }
-      lock.lock();
-      if (interrupted) {
-        cancel = true;
-        finished.wait(lock, [&] { return done; });
-      }
-    }
-    lock.unlock();
-    worker.join();
-  }
-  if (interrupted) throw ::py::error_already_set();
-  if (error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::overflow_error& e) {
-      throw ::py::value_error(e.what());
-    }
-  }
-  return result;
+rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
+  return run_interruptible([&](const CancelFlag* cancel) {
+    options.cancel = cancel;
+    return compute(options);
+  });
 }
 
 ::py::list to_python(const rips::Diagrams& diagrams) {
@@ -121,7 +75,7 @@ rips::Diagrams run_interruptible(rips::Options options, Compute&& compute) {
   const double* data = points.data();
   for (std::size_t i = 0; i < n * d; ++i)
     if (!std::isfinite(data[i])) throw std::invalid_argument("X must contain only finite values");
-  auto diagrams = run_interruptible(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
+  auto diagrams = run_rips(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
     return rips::persistence_from_points(data, n, d, m, o);
   });
   return to_python(diagrams);
@@ -136,7 +90,7 @@ rips::Diagrams run_interruptible(rips::Options options, Compute&& compute) {
   const double* data = matrix.data();
   for (std::size_t i = 0; i < n * n; ++i)
     if (std::isnan(data[i]) || data[i] < 0) throw std::invalid_argument("X must hold non-negative distances");
-  auto diagrams = run_interruptible(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
+  auto diagrams = run_rips(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
     return rips::persistence_from_dense(data, n, o);
   });
   return to_python(diagrams);
@@ -155,7 +109,7 @@ rips::Diagrams run_interruptible(rips::Options options, Compute&& compute) {
     if (std::isnan(values.data()[k]) || values.data()[k] < 0)
       throw std::invalid_argument("X must hold non-negative distances");
   }
-  auto diagrams = run_interruptible(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
+  auto diagrams = run_rips(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
     return rips::persistence_from_sparse(rows.data(), cols.data(), values.data(), nnz, std::size_t(n), o);
   });
   return to_python(diagrams);
@@ -194,7 +148,7 @@ void bind_rips(::py::module_& m) {
         std::vector<std::int64_t> degrees(std::size_t(n), 0);
         {
           ::py::gil_scoped_release release;
-          const auto g = rips::neighbourhood_graph(data, n, std::size_t(points.shape(1)), m, rips::Value(threshold));
+          const auto g = rips::neighbourhood_graph(data, n, std::size_t(points.shape(1)), m, rips::to_value(threshold));
           for (rips::VertexIndex v = 0; v < n; ++v) degrees[std::size_t(v)] = std::int64_t(g.neighbours(v).size());
         }
         return ::py::array_t<std::int64_t>(::py::ssize_t(degrees.size()), degrees.data());

@@ -19,12 +19,15 @@
 //     dimension up has a zero column and is skipped).
 #include "tda/cubical.hpp"
 
+#include "tda/rips/field.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <exception>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -35,22 +38,38 @@
 namespace tda::cubical {
 namespace {
 
-using Index = std::uint32_t;  // linear index of a cell in the Khalimsky grid
-using Rank = std::uint32_t;   // position of a cell's value among the distinct input values
-using Key = std::uint64_t;    // (rank << 32) | index: the filtration order within one dimension
-using AxisMask = std::uint8_t;
+using rips::PrimeField;
 
-constexpr Index kNone = std::numeric_limits<Index>::max();
-constexpr Key kInfiniteKey = std::numeric_limits<Key>::max();
+using AxisMask = std::uint8_t;
 constexpr int kAxes = static_cast<int>(kMaxGridDim);
 
+// Integer widths of the engine. Grids with fewer than 2^32 - 1 cells use 32-bit cell
+// indices and value ranks (8 bytes of working memory per cell); larger ones 64-bit
+// (16 bytes per cell). A key (rank << bits) | index orders the cells of one dimension.
+template <class IndexT>
+struct Width {
+  using Index = IndexT;  // linear index of a cell in the Khalimsky grid
+  using Rank = IndexT;   // position of a cell's value among the distinct input values
+  using Key = std::conditional_t<sizeof(IndexT) == 4, std::uint64_t, unsigned __int128>;
+  static constexpr int kIndexBits = 8 * sizeof(IndexT);
+  static constexpr Index kNone = std::numeric_limits<Index>::max();
+  static constexpr Key kInfiniteKey = ~Key(0);
+};
+using Narrow = Width<std::uint32_t>;
+using Wide = Width<std::uint64_t>;
+
+
 // The grid is padded with leading axes of extent 1 so loops are always 4-deep.
+template <class W>
 class CellGrid {
  public:
+  using Index = typename W::Index;
+  static constexpr Index kNone = W::kNone;
+
   CellGrid(std::span<const std::size_t> shape, Construction construction) : construction_(construction) {
     dim_ = static_cast<int>(shape.size());
     const int pad = kAxes - dim_;
-    std::uint64_t total = 1;
+    unsigned __int128 total = 1;
     for (int a = 0; a < kAxes; ++a) {
       const std::uint64_t n = a < pad ? 1 : shape[a - pad];
       const std::uint64_t ext = a < pad ? 1 : (construction == Construction::Vertex ? 2 * n - 1 : 2 * n + 1);
@@ -111,29 +130,43 @@ class CellGrid {
 };
 
 // Cells of one dimension in filtration order, with their odd-axis masks.
+template <class W>
 struct SortedCells {
+  using Index = typename W::Index;
   std::vector<Index> index;
   std::vector<AxisMask> axes;
 };
 
 // A boundary column to reduce and its largest facet (its pivot unless reduced).
+template <class W>
 struct ColumnHead {
+  using Index = typename W::Index;
   Index cell;
   Index largest_facet;
 };
 
+template <class W>
 class CubicalPersistence {
+  using Index = typename W::Index;
+  using Rank = typename W::Rank;
+  using Key = typename W::Key;
+  static constexpr Index kNone = W::kNone;
+  static constexpr Key kInfiniteKey = W::kInfiniteKey;
+  using Grid = CellGrid<W>;
+  using Sorted = SortedCells<W>;
+  using Head = ColumnHead<W>;
+
  public:
   CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction)
-      : grid_(shape, construction), values_(values) {
+                     Construction construction, const CancelFlag* cancel)
+      : grid_(shape, construction), values_(values), cancel_(cancel) {
     rank_values(values);
     fill_cell_ranks(shape);
   }
 
   // Dimension 0 touches only vertices and edges' ranks, the others never a vertex's
   // link, so the two parts may run on two threads.
-  Diagrams run(int max_dim, int n_threads) {
+  Diagrams run(int max_dim, int n_threads, Coefficient modulus) {
     const int d = grid_.dim();
     Diagrams out(static_cast<std::size_t>(std::max(max_dim, 0)) + 1);
     link_.assign(static_cast<std::size_t>(grid_.size()) + 1, kNone);
@@ -155,9 +188,14 @@ class CubicalPersistence {
       Diagram top;
       dual_top(top);
       if (d - 1 <= max_dim) out[d - 1] = std::move(top);
+      std::optional<PrimeField> field;
+      if (modulus != 2) field.emplace(modulus);
       for (int k = d - 2; k >= 1; --k) {
         Diagram mid;
-        reduce(k, mid);
+        if (field)
+          reduce_field(k, mid, *field);
+        else
+          reduce(k, mid);
         if (k <= max_dim) out[k] = std::move(mid);
       }
     }
@@ -167,7 +205,7 @@ class CubicalPersistence {
   }
 
  private:
-  Key key(Index idx) const { return (Key(rank_[idx]) << 32) | idx; }
+  Key key(Index idx) const { return (Key(rank_[idx]) << W::kIndexBits) | idx; }
   double level(Rank r) const { return values_[level_source_[r]] + 0.0; }  // -0.0 -> +0.0
   double value(Index idx) const { return level(rank_[idx]); }
 
@@ -189,6 +227,7 @@ class CubicalPersistence {
     constexpr int kDigitBits = 16;
     std::vector<std::size_t> count(std::size_t{1} << kDigitBits);
     for (int shift = 0; shift < 64; shift += kDigitBits) {
+      check_cancel(cancel_);
       std::fill(count.begin(), count.end(), 0);
       for (std::uint64_t b : bits) ++count[(b >> shift) & 0xffff];
       if (count[(bits[0] >> shift) & 0xffff] == n) continue;  // digit constant: pass is a no-op
@@ -238,6 +277,7 @@ class CubicalPersistence {
     input_rank_ = {};
     const int pad = kAxes - grid_.dim();
     for (int a = pad; a < kAxes; ++a) {
+      check_cancel(cancel_);
       std::array<Index, kAxes> start{}, step{};
       for (int b = 0; b < kAxes; ++b) {
         if (b < a) {
@@ -273,17 +313,18 @@ class CubicalPersistence {
 
   // Counting sort by rank of the cells of dimension k, visited in increasing index:
   // stable, hence ordered by key.
-  SortedCells sorted_cells(int k) const {
+  Sorted sorted_cells(int k) const {
+    check_cancel(cancel_);
     std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) { ++start[rank_[idx] + 1]; });
     std::partial_sum(start.begin(), start.end(), start.begin());
-    SortedCells out;
+    Sorted out;
     out.index.resize(start.back());
     out.axes.resize(start.back());
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       const Index pos = start[rank_[idx]]++;
       out.index[pos] = idx;
-      out.axes[pos] = CellGrid::odd_axes(c);
+      out.axes[pos] = Grid::odd_axes(c);
     });
     return out;
   }
@@ -291,17 +332,18 @@ class CubicalPersistence {
   // The k-cells that are not cleared, by key, with their largest facets. Both are
   // computed while visiting the grid in index order (streaming memory access), so
   // the reduction loop touches one link per column in the common case.
-  std::vector<ColumnHead> sorted_columns(int k) const {
+  std::vector<Head> sorted_columns(int k) const {
+    check_cancel(cancel_);
     std::vector<Index> start(level_source_.size() + 1, 0);
     grid_.for_each_cell(k, [&](Index idx, const auto&) {
       if (link_[idx] == kNone) ++start[rank_[idx] + 1];
     });
     std::partial_sum(start.begin(), start.end(), start.begin());
-    std::vector<ColumnHead> out(start.back());
+    std::vector<Head> out(start.back());
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       if (link_[idx] != kNone) return;
       Key largest = 0;
-      for_each_facet(idx, CellGrid::odd_axes(c), [&](Index f) { largest = std::max(largest, key(f)); });
+      for_each_facet(idx, Grid::odd_axes(c), [&](Index f) { largest = std::max(largest, key(f)); });
       out[start[rank_[idx]]++] = {idx, static_cast<Index>(largest)};
     });
     return out;
@@ -319,8 +361,10 @@ class CubicalPersistence {
   // two components kills the younger one (elder rule).
   void dimension_zero(Diagram& dgm) {
     grid_.for_each_cell(0, [&](Index idx, const auto&) { link_[idx] = idx; });
-    const SortedCells edges = sorted_cells(1);
+    const Sorted edges = sorted_cells(1);
+    CancelPoll poll(cancel_, kPollPeriod);
     for (std::size_t i = 0; i < edges.index.size(); ++i) {
+      poll();
       const Index e = edges.index[i];
       const Index s = grid_.stride(std::countr_zero(unsigned(edges.axes[i])));
       Index u = find(e - s), v = find(e + s);
@@ -342,10 +386,12 @@ class CubicalPersistence {
     link_[outside] = outside;
     grid_.for_each_cell(d, [&](Index idx, const auto&) { link_[idx] = idx; });
     auto top_key = [&](Index idx) { return idx == outside ? kInfiniteKey : key(idx); };
-    const SortedCells faces = sorted_cells(d - 1);
+    const Sorted faces = sorted_cells(d - 1);
     const int pad = kAxes - d;
     const AxisMask real_axes = AxisMask(((1u << kAxes) - 1) & ~((1u << pad) - 1));
+    CancelPoll poll(cancel_, kPollPeriod);
     for (std::size_t i = faces.index.size(); i-- > 0;) {
+      poll();
       const Index f = faces.index[i];
       const int a = std::countr_zero(unsigned(real_axes & ~faces.axes[i]));
       const Index s = grid_.stride(a);
@@ -390,11 +436,13 @@ class CubicalPersistence {
   // largest facet is not yet a pivot is already reduced (the common case); the
   // others are reduced against stored columns (tails without their pivot).
   void reduce(int k, Diagram& dgm) {
-    const std::vector<ColumnHead> cols = sorted_columns(k + 1);
+    const std::vector<Head> cols = sorted_columns(k + 1);
     std::unordered_map<Index, std::vector<Key>> tails;
     Column col;
     std::vector<Key> tail;
-    for (const ColumnHead& head : cols) {
+    CancelPoll poll(cancel_, kPollPeriod);
+    for (const Head& head : cols) {
+      poll();
       const Index sigma = head.cell;
       Index p = head.largest_facet;
       if (link_[p] == kNone) {
@@ -429,31 +477,172 @@ class CubicalPersistence {
     }
   }
 
-  CellGrid grid_;
+  // Z/p (p odd): the same reduction with signed boundaries. With the odd axes of a
+  // cell a_1 < .. < a_k, d(cell) = sum_i (-1)^(i-1) (upper face_i - lower face_i), the
+  // usual cubical boundary (dd = 0 for any fixed order of the axes).
+  struct Term {
+    Key key;
+    Coefficient coefficient;
+  };
+  // Max-heap of terms by key; equal keys are summed when they reach the top.
+  class SignedColumn {
+   public:
+    explicit SignedColumn(const PrimeField& field) : field_(field) {}
+    void clear() { heap_.clear(); }
+    void push(Key key, Coefficient c) {
+      heap_.push_back({key, c});
+      std::push_heap(heap_.begin(), heap_.end(), below);
+    }
+    // The largest key with nonzero total coefficient, removed; key kInfiniteKey if none.
+    Term pop_pivot() {
+      while (!heap_.empty()) {
+        Term top = pop();
+        while (!heap_.empty() && heap_.front().key == top.key) top.coefficient = field_.add(top.coefficient, pop().coefficient);
+        if (top.coefficient != 0) return top;
+      }
+      return {kInfiniteKey, 0};
+    }
+
+   private:
+    static bool below(const Term& a, const Term& b) { return a.key < b.key; }
+    Term pop() {
+      std::pop_heap(heap_.begin(), heap_.end(), below);
+      const Term t = heap_.back();
+      heap_.pop_back();
+      return t;
+    }
+    const PrimeField& field_;
+    std::vector<Term> heap_;
+  };
+
+  template <class F>
+  void for_each_signed_facet(Index cell, AxisMask axes, const PrimeField& field, F&& f) const {
+    int position = 0;
+    for (unsigned m = axes; m; m &= m - 1, ++position) {
+      const Index s = grid_.stride(std::countr_zero(m));
+      const Coefficient sign = field.sign(position);
+      f(cell - s, field.neg(sign));
+      f(cell + s, sign);
+    }
+  }
+
+  void reduce_field(int k, Diagram& dgm, const PrimeField& field) {
+    const std::vector<Head> cols = sorted_columns(k + 1);
+    struct Reduced {
+      Coefficient pivot;        // coefficient of the pivot in the reduced column
+      std::vector<Term> tail;   // the other terms
+    };
+    std::unordered_map<Index, Reduced> reduced;
+    SignedColumn col(field);
+    CancelPoll poll(cancel_, kPollPeriod);
+    for (const Head& head : cols) {
+      poll();
+      const Index sigma = head.cell;
+      const AxisMask axes = grid_.odd_axes(sigma);
+      if (link_[head.largest_facet] == kNone) {
+        emit(dgm, head.largest_facet, sigma);
+        link_[head.largest_facet] = sigma;
+        continue;
+      }
+      col.clear();
+      for_each_signed_facet(sigma, axes, field, [&](Index f, Coefficient c) { col.push(key(f), c); });
+      Term pivot{};
+      for (;;) {
+        pivot = col.pop_pivot();
+        if (pivot.key == kInfiniteKey) break;
+        const Index p = static_cast<Index>(pivot.key);
+        const Index owner = link_[p];
+        if (owner == kNone) break;
+        // col -= (c / c_owner) * column(owner): the pivot terms cancel exactly.
+        auto add = [&](Coefficient owner_pivot, auto&& for_each_tail_term) {
+          const Coefficient factor = field.neg(field.mul(pivot.coefficient, field.inverse(owner_pivot)));
+          for_each_tail_term([&](Key key, Coefficient c) { col.push(key, field.mul(factor, c)); });
+        };
+        if (auto it = reduced.find(owner); it != reduced.end()) {
+          add(it->second.pivot, [&](auto&& push) {
+            for (const Term& t : it->second.tail) push(t.key, t.coefficient);
+          });
+        } else {  // reduced as it stood: its boundary, pivot = its largest facet p
+          Coefficient owner_pivot = 0;
+          for_each_signed_facet(owner, grid_.odd_axes(owner), field, [&](Index f, Coefficient c) {
+            if (f == p) owner_pivot = c;
+          });
+          add(owner_pivot, [&](auto&& push) {
+            for_each_signed_facet(owner, grid_.odd_axes(owner), field, [&](Index f, Coefficient c) {
+              if (f != p) push(key(f), c);
+            });
+          });
+        }
+      }
+      if (pivot.key == kInfiniteKey) continue;
+      const Index p = static_cast<Index>(pivot.key);
+      emit(dgm, p, sigma);
+      link_[p] = sigma;
+      Reduced r{pivot.coefficient, {}};
+      for (Term t = col.pop_pivot(); t.key != kInfiniteKey; t = col.pop_pivot()) r.tail.push_back(t);
+      reduced.emplace(sigma, std::move(r));
+    }
+  }
+
+  Grid grid_;
   std::span<const double> values_;  // the input, alive for the whole computation
   std::vector<Index> level_source_;  // rank -> an input entry holding that value
   std::vector<Rank> input_rank_;
   std::vector<Rank> rank_;
   std::vector<Index> link_;  // union-find parents (vertices, top cubes) and pair partners (other cells)
+  const CancelFlag* cancel_;
+  static constexpr std::size_t kPollPeriod = 1 << 14;
 };
 
 }  // namespace
 
-Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, int max_dim, int n_threads) {
+namespace {
+
+// Validates the input and returns the number of cells of the complex (saturated).
+unsigned __int128 checked_cell_count(std::span<const double> values, std::span<const std::size_t> shape,
+                                     Construction construction, int max_dim, Coefficient modulus) {
   if (shape.empty() || shape.size() > kMaxGridDim)
     throw std::invalid_argument("array: must have 1 to 4 dimensions, got " + std::to_string(shape.size()));
   std::size_t n = 1;
+  unsigned __int128 cells = 1;
   for (std::size_t e : shape) {
     if (e == 0) throw std::invalid_argument("array: must not be empty");
     n *= e;
+    cells *= construction == Construction::Vertex ? 2 * (unsigned __int128)e - 1 : 2 * (unsigned __int128)e + 1;
   }
   if (n != values.size()) throw std::invalid_argument("array: shape does not match the number of values");
   if (max_dim < 0) throw std::invalid_argument("max_dim: must be >= 0");
+  if (!rips::is_prime(modulus)) throw std::invalid_argument("coeff: must be a prime, got " + std::to_string(modulus));
   for (double v : values)
     if (std::isnan(v)) throw std::invalid_argument("array: contains NaN");
-  CubicalPersistence engine(values, shape, construction);
-  return engine.run(max_dim, n_threads);
+  if (cells >= Wide::kNone) throw std::invalid_argument("array: more than 2^64 - 2 cubical cells");
+  return cells;
 }
+
+template <class W>
+Diagrams run(std::span<const double> values, std::span<const std::size_t> shape, Construction construction,
+             int max_dim, int n_threads, const CancelFlag* cancel, Coefficient modulus) {
+  CubicalPersistence<W> engine(values, shape, construction, cancel);
+  return engine.run(max_dim, n_threads, modulus);
+}
+
+}  // namespace
+
+Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
+                     Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
+                     Coefficient modulus) {
+  if (checked_cell_count(values, shape, construction, max_dim, modulus) < Narrow::kNone)
+    return run<Narrow>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+}
+
+namespace detail {
+Diagrams persistence_wide(std::span<const double> values, std::span<const std::size_t> shape,
+                          Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
+                          Coefficient modulus) {
+  checked_cell_count(values, shape, construction, max_dim, modulus);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+}
+}  // namespace detail
 
 }  // namespace tda::cubical

@@ -46,7 +46,9 @@ thread_local AuctionStats g_stats;
 double linf(const Point& a, const Point& b) {
   return std::max(std::abs(a.birth - b.birth), std::abs(a.death - b.death));
 }
-double to_diagonal(const Point& p) { return std::abs(p.death - p.birth) / 2; }
+// Halving first: d - b overflows for huge opposite values, d/2 - b/2 cannot (and
+// halving is exact above the subnormal range, so the result is the same otherwise).
+double to_diagonal(const Point& p) { return std::abs(p.death / 2 - p.birth / 2); }
 
 // ---------------------------------------------------------------------------
 // Points with an infinite coordinate, grouped by kind and matched on the line.
@@ -55,33 +57,52 @@ int coordinate_kind(double x) { return x == -kInf ? 1 : (x == kInf ? 2 : 0); }
 
 struct Parts {
   Points finite;
+  std::vector<Id> finite_id;  // position of each finite point in the input
   std::array<std::vector<double>, 9> infinite;  // kind 3*kind(birth)+kind(death) -> finite coordinate
+  std::array<std::vector<Id>, 9> infinite_id;
+  std::vector<Id> on_diagonal;  // points with birth == death
 };
 
 Parts split(Diagram d) {
   Parts parts;
-  for (const Point& q : d) {
+  for (Id id = 0; id < d.size(); ++id) {
+    const Point& q = d[id];
     if (std::isnan(q.birth) || std::isnan(q.death)) throw std::invalid_argument("diagram: contains NaN");
-    if (q.birth == q.death) continue;  // on the diagonal: contributes nothing
+    if (q.birth == q.death) {  // on the diagonal: contributes nothing
+      parts.on_diagonal.push_back(id);
+      continue;
+    }
     const int kb = coordinate_kind(q.birth), kd = coordinate_kind(q.death);
-    if (kb == 0 && kd == 0)
+    if (kb == 0 && kd == 0) {
       parts.finite.push_back(q);
-    else
+      parts.finite_id.push_back(id);
+    } else {
       parts.infinite[3 * kb + kd].push_back(kb == 0 ? q.birth : (kd == 0 ? q.death : 0.0));
+      parts.infinite_id[3 * kb + kd].push_back(id);
+    }
   }
   return parts;
 }
 
 // On a line the sorted matching is optimal for every convex cost of the gap.
-// Calls cost(gap) per matched pair; false if some kind has different counts.
+// Calls cost(gap) per matched pair and, with `matching`, records the pairs by input
+// position; false if some kind has different counts.
 template <class F>
-bool match_infinite(Parts& a, Parts& b, F&& cost) {
+bool match_infinite(Parts& a, Parts& b, F&& cost, Matching* matching = nullptr) {
   for (std::size_t k = 1; k < a.infinite.size(); ++k) {
     auto &x = a.infinite[k], &y = b.infinite[k];
     if (x.size() != y.size()) return false;
-    std::sort(x.begin(), x.end());
-    std::sort(y.begin(), y.end());
-    for (std::size_t i = 0; i < x.size(); ++i) cost(std::abs(x[i] - y[i]));
+    auto sorted_order = [](const std::vector<double>& v) {
+      std::vector<Id> order(v.size());
+      for (Id i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](Id i, Id j) { return v[i] < v[j]; });
+      return order;
+    };
+    const auto ox = sorted_order(x), oy = sorted_order(y);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      cost(std::abs(x[ox[i]] - y[oy[i]]));
+      if (matching) matching->push_back({a.infinite_id[k][ox[i]], b.infinite_id[k][oy[i]]});
+    }
   }
   return true;
 }
@@ -161,8 +182,8 @@ class BoxTree {
 // matched to a distinct point of `right` within radius?
 class FarPointCover {
  public:
-  FarPointCover(const Points& left, const BoxTree& right, double radius)
-      : radius_(radius), grid_(right) {
+  FarPointCover(const Points& left, const BoxTree& right, double radius, const CancelFlag* cancel)
+      : radius_(radius), grid_(right), cancel_(cancel) {
     for (const Point& p : left)
       if (to_diagonal(p) > radius) far_.push_back(p);
   }
@@ -174,18 +195,23 @@ class FarPointCover {
     match_left_.assign(n, kNoId);
     match_right_.assign(grid_.size(), kNoId);
     std::size_t matched = 0;
-    for (Id l = 0; l < n; ++l)  // greedy start
-      if (grid_.find_within(far_[l], radius_, [&](Id r) {
-            if (match_right_[r] != kNoId) return false;
-            match_right_[r] = l;
-            match_left_[l] = r;
-            return true;
-          }))
-        ++matched;
+    CancelPoll poll(cancel_, 1024);
+    for (Id l = 0; l < n; ++l) {  // greedy start
+      poll();
+      const bool found = grid_.find_within(far_[l], radius_, [&](Id r) {
+        if (match_right_[r] != kNoId) return false;
+        match_right_[r] = l;
+        match_left_[l] = r;
+        return true;
+      });
+      matched += found;
+    }
     layer_.resize(n);
     while (matched < n && bfs())
-      for (Id l = 0; l < n; ++l)
+      for (Id l = 0; l < n; ++l) {
+        poll();
         if (match_left_[l] == kNoId && dfs(l)) ++matched;
+      }
     return matched == n;
   }
 
@@ -201,7 +227,9 @@ class FarPointCover {
       if (layer_[l] == 0) queue.push_back(l);
     }
     free_layer_ = kUnreached;
+    CancelPoll poll(cancel_, 1024);
     while (!queue.empty()) {
+      poll();
       const Id l = queue.front();
       queue.pop_front();
       if (layer_[l] >= free_layer_) continue;
@@ -236,6 +264,7 @@ class FarPointCover {
 
   double radius_;
   const BoxTree& grid_;
+  const CancelFlag* cancel_;
   Points far_;
   std::vector<Id> match_left_, match_right_, layer_;
   Id free_layer_ = kUnreached;
@@ -243,10 +272,12 @@ class FarPointCover {
 
 class BottleneckSearch {
  public:
-  BottleneckSearch(const Points& a, const Points& b) : a_(a), b_(b), tree_a_(a), tree_b_(b) {}
+  BottleneckSearch(const Points& a, const Points& b, const CancelFlag* cancel)
+      : a_(a), b_(b), tree_a_(a), tree_b_(b), cancel_(cancel) {}
 
   bool at_most(double radius) const {
-    return FarPointCover(a_, tree_b_, radius).exists() && FarPointCover(b_, tree_a_, radius).exists();
+    check_cancel(cancel_);
+    return FarPointCover(a_, tree_b_, radius, cancel_).exists() && FarPointCover(b_, tree_a_, radius, cancel_).exists();
   }
 
   double solve(double delta) const {
@@ -293,6 +324,7 @@ class BottleneckSearch {
   const Points& a_;
   const Points& b_;
   BoxTree tree_a_, tree_b_;
+  const CancelFlag* cancel_;
 };
 
 // ---------------------------------------------------------------------------
@@ -323,12 +355,14 @@ struct AssignmentCost {
 };
 
 // Hungarian method with potentials, O(n^3) (shortest augmenting paths).
-double hungarian(const AssignmentCost& cost) {
+// With `assignment`, also the row assigned to each column (0-based).
+double hungarian(const AssignmentCost& cost, const CancelFlag* cancel, std::vector<std::size_t>* assignment = nullptr) {
   const std::size_t n = cost.a.size() + cost.b.size();
   std::vector<double> u(n + 1, 0), v(n + 1, 0), min_slack(n + 1);
   std::vector<std::size_t> row_of(n + 1, 0), way(n + 1, 0);
   std::vector<char> used(n + 1);
   for (std::size_t i = 1; i <= n; ++i) {
+    check_cancel(cancel);  // a row costs O(n^2)
     row_of[0] = i;
     std::size_t j0 = 0;
     std::fill(min_slack.begin(), min_slack.end(), kInf);
@@ -368,6 +402,10 @@ double hungarian(const AssignmentCost& cost) {
   }
   double total = 0;
   for (std::size_t j = 1; j <= n; ++j) total += cost(row_of[j] - 1, j - 1);
+  if (assignment) {
+    assignment->resize(n);
+    for (std::size_t j = 1; j <= n; ++j) (*assignment)[j - 1] = row_of[j] - 1;
+  }
   return total;
 }
 
@@ -527,8 +565,8 @@ class RisingKeyHeap {
 // interchangeable diagonal items.
 class Auction {
  public:
-  Auction(const Points& a, Points& b, double p)
-      : a_(a), b_(b), tree_(b), pw_{p}, na_(a.size()), nb_(b.size()), diagonal_items_(std::vector<double>(na_, 0.0)),
+  Auction(const Points& a, Points& b, double p, const CancelFlag* cancel)
+      : cancel_(cancel), a_(a), b_(b), tree_(b), pw_{p}, na_(a.size()), nb_(b.size()), diagonal_items_(std::vector<double>(na_, 0.0)),
         for_diagonal_bidders_(diagonal_costs(b, pw_)) {
     for (const Point& q : b) diag_b_.push_back(pw_(to_diagonal(q)));
     for (const Point& q : a) diag_a_.push_back(pw_(to_diagonal(q)));
@@ -613,7 +651,9 @@ class Auction {
     item_of_.assign(n, kNoId);
     std::deque<Id> unassigned;
     for (Id i = 0; i < n; ++i) unassigned.push_back(i);
+    CancelPoll poll(cancel_, 4096);
     while (!unassigned.empty()) {
+      poll();
       const Id i = unassigned.front();
       unassigned.pop_front();
       const Bid bid = i < na_ ? best_for_real(i) : best_for_diagonal();
@@ -652,6 +692,7 @@ class Auction {
     return total;
   }
 
+  const CancelFlag* cancel_;
   const Points& a_;
   const Points& b_;
   PricedKdTree tree_;
@@ -672,7 +713,8 @@ constexpr std::size_t kExactAssignmentSize = 256;
 // of its matched points in order (crossing pairs can be uncrossed at no loss), so a
 // dynamic programme over the two sorted sequences -- match the next two, or send
 // the next point of either to the diagonal -- is exact, in O(|a| |b|) time.
-std::optional<double> same_birth_assignment(const Points& a, const Points& b, const PowerCost& pw) {
+std::optional<double> same_birth_assignment(const Points& a, const Points& b, const PowerCost& pw,
+                                           const CancelFlag* cancel) {
   const double birth = a.front().birth;
   for (const Points* pts : {&a, &b})
     for (const Point& q : *pts)
@@ -689,7 +731,9 @@ std::optional<double> same_birth_assignment(const Points& a, const Points& b, co
   std::vector<double> row(db.size() + 1), next(db.size() + 1);
   row[0] = 0;
   for (std::size_t j = 0; j < db.size(); ++j) row[j + 1] = row[j] + diagonal(db[j]);
+  CancelPoll poll(cancel, 64);
   for (double x : da) {
+    poll();
     next[0] = row[0] + diagonal(x);
     for (std::size_t j = 0; j < db.size(); ++j)
       next[j + 1] = std::min({row[j + 1] + diagonal(x), next[j] + diagonal(db[j]), row[j] + pw(std::abs(x - db[j]))});
@@ -700,22 +744,30 @@ std::optional<double> same_birth_assignment(const Points& a, const Points& b, co
 
 }  // namespace
 
-double bottleneck(Diagram a, Diagram b, double delta) {
+double bottleneck(Diagram a, Diagram b, double delta, const CancelFlag* cancel) {
   if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
   Parts pa = split(a), pb = split(b);
   double result = 0;
   if (!match_infinite(pa, pb, [&](double gap) { result = std::max(result, gap); })) return kInf;
-  return std::max(result, BottleneckSearch(pa.finite, pb.finite).solve(delta));
+  return std::max(result, BottleneckSearch(pa.finite, pb.finite, cancel).solve(delta));
 }
 
-double wasserstein(Diagram a, Diagram b, double order, double delta) {
+double wasserstein(Diagram a, Diagram b, double order, double delta, const CancelFlag* cancel, Matching* matching) {
   if (!(order >= 1) || std::isinf(order)) throw std::invalid_argument("p: must be a finite number >= 1");
   if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
   g_stats = {};
   Parts pa = split(a), pb = split(b);
   const PowerCost pw{order};
   std::vector<double> gaps;
-  if (!match_infinite(pa, pb, [&](double gap) { gaps.push_back(gap); })) return kInf;
+  if (matching) {
+    matching->clear();
+    for (Id i : pa.on_diagonal) matching->push_back({std::int64_t(i), -1});
+    for (Id j : pb.on_diagonal) matching->push_back({-1, std::int64_t(j)});
+  }
+  if (!match_infinite(pa, pb, [&](double gap) { gaps.push_back(gap); }, matching)) {
+    if (matching) matching->clear();
+    return kInf;
+  }
   Points& fa = pa.finite;
   Points& fb = pb.finite;
   // Work in units of 2^e, about the largest distance to the diagonal (an exact
@@ -724,7 +776,13 @@ double wasserstein(Diagram a, Diagram b, double order, double delta) {
   for (const Points* pts : {&fa, &fb})
     for (const Point& q : *pts) largest = std::max(largest, to_diagonal(q));
   for (double g : gaps) largest = std::max(largest, g);
-  if (largest == 0) return 0;
+  if (largest == 0) {  // every point on the diagonal or matched at distance 0
+    if (matching) {
+      for (Id i : pa.finite_id) matching->push_back({std::int64_t(i), -1});
+      for (Id j : pb.finite_id) matching->push_back({-1, std::int64_t(j)});
+    }
+    return 0;
+  }
   if (!std::isfinite(largest)) return kInf;
   int e = 0;
   std::frexp(largest, &e);
@@ -732,18 +790,31 @@ double wasserstein(Diagram a, Diagram b, double order, double delta) {
     for (Point& q : *pts) q = {std::ldexp(q.birth, -e), std::ldexp(q.death, -e)};
   double fixed = 0;
   for (double g : gaps) fixed += pw(std::ldexp(g, -e));
+  if (matching) {  // the exact method, which yields its assignment
+    g_stats.exact = true;
+    std::vector<std::size_t> row_of;
+    const double finite = hungarian(AssignmentCost{fa, fb, pw}, cancel, &row_of);
+    // rows: a's points then diagonal copies; columns: b's points then diagonal copies
+    for (std::size_t j = 0; j < row_of.size(); ++j) {
+      const std::size_t i = row_of[j];
+      const bool real_i = i < fa.size(), real_j = j < fb.size();
+      if (real_i || real_j)
+        matching->push_back({real_i ? std::int64_t(pa.finite_id[i]) : -1, real_j ? std::int64_t(pb.finite_id[j]) : -1});
+    }
+    return std::ldexp(std::pow(finite + fixed, 1.0 / order), e);
+  }
   if (fa.size() > fb.size()) std::swap(fa, fb);  // real bidders scan the items: fewer of them
   double finite = 0;
   if (fa.empty()) {
     for (const Point& q : fb) finite += pw(to_diagonal(q));
-  } else if (auto line = same_birth_assignment(fa, fb, pw)) {
+  } else if (auto line = same_birth_assignment(fa, fb, pw, cancel)) {
     g_stats.exact = true;
     finite = *line;
   } else if (delta == 0 || fa.size() + fb.size() <= kExactAssignmentSize) {
     g_stats.exact = true;
-    finite = hungarian(AssignmentCost{fa, fb, pw});
+    finite = hungarian(AssignmentCost{fa, fb, pw}, cancel);
   } else {
-    finite = Auction(fa, fb, order).solve(delta, fixed);
+    finite = Auction(fa, fb, order, cancel).solve(delta, fixed);
   }
   return std::ldexp(std::pow(finite + fixed, 1.0 / order), e);
 }

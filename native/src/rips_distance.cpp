@@ -11,10 +11,6 @@
 namespace tda::rips {
 namespace {
 
-void check_cancel(const std::atomic<bool>* cancel) {
-  if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-}
-
 // Distance between two rows under a metric; cosine uses precomputed norms.
 class PointMetric {
  public:
@@ -44,13 +40,13 @@ class PointMetric {
     switch (metric_) {
       case Metric::euclidean:
         for (std::size_t k = 0; k < dim_; ++k) r += (a[k] - b[k]) * (a[k] - b[k]);
-        return Value(std::sqrt(r));
+        return to_value(std::sqrt(r));
       case Metric::manhattan:
         for (std::size_t k = 0; k < dim_; ++k) r += std::abs(a[k] - b[k]);
-        return Value(r);
+        return to_value(r);
       case Metric::chebyshev:
         for (std::size_t k = 0; k < dim_; ++k) r = std::max(r, std::abs(a[k] - b[k]));
-        return Value(r);
+        return to_value(r);
       case Metric::cosine: {
         // 1 - cos(angle); a zero vector has similarity 0 with everything.
         if (norm_[i] == 0 || norm_[j] == 0) return Value(1);
@@ -238,8 +234,9 @@ Value enclosing_radius(const DistanceMatrix& d) noexcept {
   for (VertexIndex i = 1; i < n; ++i) {
     const Value* row = d.row(i);
     for (VertexIndex j = 0; j < i; ++j) {
-      eccentricity[i] = std::max(eccentricity[i], row[j]);
-      eccentricity[j] = std::max(eccentricity[j], row[j]);
+      const Value dist = row[j] <= kInfinity ? row[j] : kInfinity;  // NaN: no edge, as in the engine
+      eccentricity[i] = std::max(eccentricity[i], dist);
+      eccentricity[j] = std::max(eccentricity[j], dist);
     }
   }
   return *std::min_element(eccentricity.begin(), eccentricity.end());

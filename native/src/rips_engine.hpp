@@ -29,6 +29,8 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <string>
+#include <limits>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -43,6 +45,7 @@
 namespace tda::rips::detail {
 
 inline constexpr int kMaxVertices = 12;  // dimension bound of the stack buffers below
+inline constexpr std::size_t kMaxColumns = std::numeric_limits<std::uint32_t>::max();
 
 // Heap of coboundary entries whose top is the earliest in the filtration;
 // equal simplices are summed lazily when they reach the top.
@@ -191,6 +194,7 @@ class Engine {
         edge_columns(simplices, columns);
         if (max_dim_ == 1) std::vector<Entry>().swap(simplices);
       }
+      check_column_count(dim, columns.size());
       PivotMap pivots(columns.size() / 2);
       if (n_threads_ > 1 && columns.size() >= kParallelColumns)
         reduce_parallel(dim, columns, pivots, out[dim]);
@@ -202,6 +206,15 @@ class Engine {
   }
 
  private:
+  // Pivot maps name a column by a 32-bit position (ConcurrentPivotMap packs it
+  // with the coefficient into one atomic word): refuse rather than truncate.
+  static void check_column_count(Dimension dim, std::size_t count) {
+    if (count > kMaxColumns)
+      throw std::overflow_error("dimension " + std::to_string(dim) + " has " + std::to_string(count) +
+                                " columns to reduce, more than the engine's limit of " + std::to_string(kMaxColumns) +
+                                " (32-bit column indices); lower threshold or max_dim");
+  }
+
   // ---- enumeration of cofacets -------------------------------------------------
 
   // Vertices (descending) and pairwise distances of one simplex.
@@ -257,7 +270,7 @@ class Engine {
         bool inside = true;
         for (Dimension i = 0; i <= dim; ++i) {
           dx[i] = rows[i][x];
-          if (dx[i] > bound) {
+          if (!(dx[i] <= bound)) {  // NaN is never an edge
             inside = false;
             break;
           }
@@ -282,14 +295,14 @@ class Engine {
       for (auto it = base.rbegin(); it != base.rend(); ++it) {
         const VertexIndex x = it->vertex;
         if (x <= lower) return;
-        if (it->distance > bound) continue;
+        if (!(it->distance <= bound)) continue;  // NaN is never an edge
         dx[lead] = it->distance;
         bool inside = true;
         for (Dimension i = 0; i <= dim; ++i) {
           if (i == lead) continue;
           const Neighbour*& c = cursor[i];
           while (c != first[i] && (c - 1)->vertex > x) --c;
-          if (c == first[i] || (c - 1)->vertex != x || (c - 1)->distance > bound) {
+          if (c == first[i] || (c - 1)->vertex != x || !((c - 1)->distance <= bound)) {
             inside = false;
             break;
           }
@@ -389,9 +402,7 @@ class Engine {
     return apparent;
   }
 
-  void check_cancel() const {
-    if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
-  }
+  void check_cancel() const { tda::check_cancel(cancel_); }
 
   // ---- dimension 0 -----------------------------------------------------------
 

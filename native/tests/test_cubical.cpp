@@ -83,6 +83,61 @@ TEST(Cubical, ConstantArrayHasOnlyTheEssentialClass) {
   for (int k = 1; k < 4; ++k) EXPECT_TRUE(d[k].empty());
 }
 
+TEST(Cubical, CancelFlagStopsTheComputation) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> v(40 * 40 * 40);
+  for (double& x : v) x = u(rng);
+  const std::size_t shape[] = {40, 40, 40};
+  tda::CancelFlag cancel{true};
+  for (int threads : {1, 2})
+    EXPECT_THROW(persistence(v, shape, Construction::Vertex, 2, threads, &cancel), tda::Cancelled);
+  cancel = false;
+  EXPECT_EQ(persistence(v, shape, Construction::Vertex, 2, 2, &cancel).size(), 3u);
+}
+
+TEST(Cubical, PrimeCoefficientsSeeALoopWindingTwiceAroundATunnel) {
+  // Top cells: a solid torus (1) around a loop (0) that winds twice around its core, in a
+  // box of 2. Over Z/2 the loop is zero in the torus and dies at 1; over Z/3 it lives to 2.
+  const int n = 40;
+  const double c = (n - 1) / 2.0, radius = 12.0, offset = 2.2;
+  std::vector<double> v(n * n * n, 2.0);
+  auto at = [&](long z, long y, long x) -> double& { return v[(z * n + y) * n + x]; };
+  for (int z = 0; z < n; ++z)
+    for (int y = 0; y < n; ++y)
+      for (int x = 0; x < n; ++x)
+        if (std::hypot(std::hypot(x - c, y - c) - radius, z - c) <= 4.5) at(z, y, x) = 1.0;
+  for (int i = 0; i < 4000; ++i) {
+    const double t = 4 * std::acos(-1.0) * i / 4000, rho = radius + offset * std::cos(t / 2);
+    at(std::lround(c + offset * std::sin(t / 2)), std::lround(c + rho * std::sin(t)), std::lround(c + rho * std::cos(t))) = 0.0;
+  }
+  const std::size_t shape[] = {n, n, n};
+  using P = std::vector<std::pair<double, double>>;
+  EXPECT_EQ(sorted(persistence(v, shape, Construction::Top, 2, 1, nullptr, 2)[1]), (P{{0.0, 1.0}, {1.0, 2.0}}));
+  EXPECT_EQ(sorted(persistence(v, shape, Construction::Top, 2, 1, nullptr, 3)[1]), (P{{0.0, 2.0}}));
+  EXPECT_THROW(persistence(v, shape, Construction::Top, 2, 1, nullptr, 4), std::invalid_argument);
+}
+
+TEST(Cubical, WideCellIndicesGiveTheSameDiagrams) {
+  // 64-bit indices are used from 2^32 - 1 cells on; check the wide engine on arrays that fit.
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> level(0, 5);  // many ties
+  const std::vector<std::vector<std::size_t>> shapes{{50}, {23, 31}, {9, 10, 11}, {5, 6, 4, 5}};
+  for (const auto& shape : shapes) {
+    std::size_t n = 1;
+    for (std::size_t e : shape) n *= e;
+    std::vector<double> v(n);
+    for (double& x : v) x = level(rng);
+    for (auto construction : {Construction::Vertex, Construction::Top})
+      for (tda::cubical::Coefficient p : {2u, 3u}) {
+        const auto narrow = persistence(v, shape, construction, 3, 1, nullptr, p);
+        const auto wide = tda::cubical::detail::persistence_wide(v, shape, construction, 3, 2, nullptr, p);
+        ASSERT_EQ(narrow.size(), wide.size());
+        for (std::size_t k = 0; k < narrow.size(); ++k) EXPECT_EQ(sorted(narrow[k]), sorted(wide[k])) << k;
+      }
+  }
+}
+
 TEST(Cubical, RejectsBadInput) {
   const std::vector<double> v{0.0, std::nan(""), 1.0, 2.0};
   const std::vector<std::size_t> shape{2, 2};

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -25,6 +26,43 @@ std::vector<Point> random_diagram(std::mt19937& rng, int n) {
     d.push_back({b, b + e(rng)});
   }
   return d;
+}
+
+TEST(Distances, HugeValuesDoNotOverflowTheDistanceToTheDiagonal) {
+  // (-1e308, 1e308) is 1e308 from the diagonal; d - b alone would overflow to inf.
+  const std::vector<Point> a{{-1e308, 1e308}};
+  const std::vector<Point> none;
+  EXPECT_DOUBLE_EQ(bottleneck(a, none), 1e308);
+  EXPECT_DOUBLE_EQ(wasserstein(a, none, 1.0, 0.0), 1e308);
+}
+
+TEST(Distances, CancelFlagStopsEveryAlgorithm) {
+  std::mt19937 rng(3);
+  const auto a = random_diagram(rng, 400), b = random_diagram(rng, 500);
+  tda::CancelFlag cancel{true};
+  EXPECT_THROW(bottleneck(a, b, 0.0, &cancel), tda::Cancelled);
+  EXPECT_THROW(wasserstein(a, b, 1.0, 0.0, &cancel), tda::Cancelled);   // Hungarian
+  EXPECT_THROW(wasserstein(a, b, 1.0, 0.01, &cancel), tda::Cancelled);  // auction
+  std::vector<Point> line_a, line_b;  // one birth for all: the exact line programme
+  for (const Point& p : a) line_a.push_back({0.0, p.death});
+  for (const Point& p : b) line_b.push_back({0.0, p.death});
+  EXPECT_THROW(wasserstein(line_a, line_b, 2.0, 0.0, &cancel), tda::Cancelled);
+  cancel = false;
+  EXPECT_GT(bottleneck(a, b, 0.0, &cancel), 0.0);
+}
+
+TEST(Distances, WassersteinMatchingCoversEveryPointAtTheOptimalCost) {
+  // (0,4) <-> (0,5) costs 1; (10,11) and (20,20) go to the diagonal (0.5 and 0).
+  const std::vector<Point> a{{10, 11}, {0, 4}, {20, 20}}, b{{0, 5}};
+  tda::distances::Matching m;
+  EXPECT_DOUBLE_EQ(wasserstein(a, b, 1.0, 0.3, nullptr, &m), 1.5);
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  for (const auto& p : m) pairs.emplace_back(p.first, p.second);
+  std::sort(pairs.begin(), pairs.end());
+  EXPECT_EQ(pairs, (std::vector<std::pair<std::int64_t, std::int64_t>>{{0, -1}, {1, 0}, {2, -1}}));
+  const std::vector<Point> inf_a{{0, kInf}}, none;
+  EXPECT_EQ(wasserstein(inf_a, none, 1.0, 0.0, nullptr, &m), kInf);
+  EXPECT_TRUE(m.empty());
 }
 
 TEST(Distances, SinglePoints) {

@@ -40,6 +40,9 @@ def kill_operator(platform) -> None:
 
 
 def operator_ready(platform) -> None:
-    """The operator's container restarted (by the node agent, as kubelet would) and healthy."""
+    """The operator's container restarted (by the node agent, as kubelet would) and healthy.
+
+    Restarts back off as kubelet's do (10 s, doubling up to 5 min), so repeated crashes wait longer.
+    """
     wait_for("the operator's /healthz", lambda: (found := _operator(platform)) is not None and healthy(found[1]),
-             timeout=120)
+             timeout=360)

@@ -5,7 +5,8 @@
 //     every cube takes the maximum of its vertices.
 //   * Top   ("T"): array entries are the top-dimensional cubes and every face
 //     takes the minimum of the top cubes containing it.
-// Coefficients are in Z/2. The diagram of dimension k lists (birth, death) pairs
+// Coefficients are in Z/p (default Z/2); only the reduction of the middle dimensions
+// depends on p (dimension 0 and, by Alexander duality, dimension d-1 do not). The diagram of dimension k lists (birth, death) pairs
 // with death > birth; the single essential class (dimension 0) dies at +inf.
 #pragma once
 
@@ -14,6 +15,8 @@
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "tda/cancel.hpp"
 
 namespace tda::cubical {
 
@@ -29,11 +32,24 @@ using Diagrams = std::vector<Diagram>;  // index = homology dimension
 
 inline constexpr std::size_t kMaxGridDim = 4;
 
+using Coefficient = std::uint32_t;  // a prime p: homology with coefficients in Z/p
+
 // values: row-major (C order) array of the given shape (1 <= shape.size() <= 4,
 // every extent >= 1, no NaN). Returns max_dim + 1 diagrams (dimension 0 first);
 // dimensions >= the grid dimension are empty. With n_threads >= 2, dimension 0 runs
-// concurrently with the higher dimensions. Throws std::invalid_argument on bad input.
+// concurrently with the higher dimensions. Throws std::invalid_argument on bad input,
+// tda::Cancelled once *cancel is set.
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, int max_dim, int n_threads = 1);
+                     Construction construction, int max_dim, int n_threads = 1,
+                     const CancelFlag* cancel = nullptr, Coefficient modulus = 2);
+
+namespace detail {
+// The same computation with 64-bit cell indices whatever the size (persistence()
+// switches to them from 2^32 - 1 cells on): lets tests check the wide engine on
+// arrays that fit in memory.
+Diagrams persistence_wide(std::span<const double> values, std::span<const std::size_t> shape,
+                          Construction construction, int max_dim, int n_threads = 1,
+                          const CancelFlag* cancel = nullptr, Coefficient modulus = 2);
+}  // namespace detail
 
 }  // namespace tda::cubical

@@ -13,6 +13,9 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
+
+#include "tda/cancel.hpp"
 
 namespace tda::distances {
 
@@ -23,13 +26,25 @@ struct Point {
 
 using Diagram = std::span<const Point>;
 
+// Both distances throw tda::Cancelled once *cancel is set.
+
 // Exact when delta == 0; otherwise a value in [d, (1 + delta) d].
-double bottleneck(Diagram a, Diagram b, double delta = 0.0);
+double bottleneck(Diagram a, Diagram b, double delta = 0.0, const CancelFlag* cancel = nullptr);
+
+// A matched pair by position in the input diagrams; -1 stands for the diagonal.
+struct MatchedPair {
+  std::int64_t first;   // index in a, or -1
+  std::int64_t second;  // index in b, or -1
+};
+using Matching = std::vector<MatchedPair>;
 
 // order >= 1. Exact (Hungarian method) when delta == 0 or the diagrams are small;
 // otherwise an auction with epsilon-scaling stopped once its dual bound certifies
-// a value in [d, (1 + delta) d].
-double wasserstein(Diagram a, Diagram b, double order = 1.0, double delta = 0.01);
+// a value in [d, (1 + delta) d]. With `matching`, the exact method is used and an
+// optimal matching is stored there: every input point appears in exactly one pair
+// (points on the diagonal are paired with it); left empty when the distance is inf.
+double wasserstein(Diagram a, Diagram b, double order = 1.0, double delta = 0.01,
+                   const CancelFlag* cancel = nullptr, Matching* matching = nullptr);
 
 // Statistics of the last wasserstein call on this thread (for tests and tuning).
 struct AuctionStats {

@@ -15,6 +15,9 @@
 
 namespace tda::rips {
 
+// Every entry point first checks the options against n (max_dim bound, simplex
+// indices that must fit in 64 bits: std::overflow_error saying the limit) before
+// doing any work.
 struct Options {
   Dimension max_dim = 1;
   // Simplices with diameter above the threshold are left out. Infinity means
@@ -23,7 +26,7 @@ struct Options {
   Value threshold = kInfinity;
   Coefficient modulus = 2;
   int n_threads = 1;
-  const std::atomic<bool>* cancel = nullptr;  // polled; raises Cancelled when set
+  const CancelFlag* cancel = nullptr;  // polled; raises Cancelled when set
 };
 
 using Diagrams = std::vector<Diagram>;  // index = homological dimension
@@ -35,8 +38,9 @@ Diagrams persistence_from_points(const double* points, std::size_t n, std::size_
 // gives vertex births and, as in the reference, turns zero off-diagonal entries
 // into absent edges.
 Diagrams persistence_from_dense(const double* matrix, std::size_t n, const Options& options);
-// Coordinate list; entries with row < col are edges, row == col vertex births,
-// row > col ignored (the matrix is read as upper triangular). Absent = +infinity.
+// Coordinate list of a symmetric matrix: (i, j) and (j, i) name the same edge and
+// an edge given several times takes the smallest of its values; row == col gives
+// vertex births (the smallest such entry). Absent = +infinity.
 Diagrams persistence_from_sparse(const std::int64_t* rows, const std::int64_t* cols, const double* values,
                                  std::size_t nnz, std::size_t n, const Options& options);
 

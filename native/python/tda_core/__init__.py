@@ -1,10 +1,11 @@
 """tda_core: persistent homology and diagram tools backed by a C++ core."""
 
+from . import io
 from ._core import __version__
 from .cubical import cubical_persistence
 from .distances import bottleneck, wasserstein
 from .embedding import delay_embedding
-from .rips import estimate_rips, rips_persistence
+from .rips import estimate_rips, greedy_permutation, rips_persistence
 from .vectorize import (
     betti_curve,
     persistence_image,
@@ -20,6 +21,8 @@ __all__ = [
     "cubical_persistence",
     "delay_embedding",
     "estimate_rips",
+    "greedy_permutation",
+    "io",
     "persistence_image",
     "persistence_landscape",
     "persistent_entropy",

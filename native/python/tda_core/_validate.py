@@ -9,12 +9,13 @@ import numpy as np
 
 
 def diagram(value: object, name: str, allow_inf: bool = True) -> np.ndarray:
-    """A persistence diagram as a C-contiguous float64 (n, 2) array (empty input -> (0, 2))."""
+    """A persistence diagram as a C-contiguous float64 (n, 2) array. Empty input must
+    be ``[]`` or of shape (0, 2): an array like ``np.zeros((4, 0))`` is not a diagram."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: must be an (n, 2) array of (birth, death) pairs ({exc})") from None
-    if arr.size == 0:
+    if arr.size == 0 and arr.shape in ((0,), (0, 2)):  # [] or an empty (0, 2) array
         return np.empty((0, 2), dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ValueError(f"{name}: must be an (n, 2) array of (birth, death) pairs, got shape {arr.shape}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _validate
 
 __all__ = ["cubical_persistence"]
 
 _CONSTRUCTIONS = ("V", "T")
 _MAX_DIM = 16
-_MAX_CELLS = 2**32 - 1  # cells are indexed by 32-bit integers
+_MAX_CELLS = 2**64 - 1  # cells are indexed by 64-bit integers (32-bit below 2**32 - 1 cells)
 
 
 def cubical_persistence(
@@ -18,16 +18,18 @@ def cubical_persistence(
     max_dim: int | None = None,
     construction: str = "V",
     n_threads: int = 1,
+    coeff: int = 2,
 ) -> list[np.ndarray]:
-    """Persistence diagrams of the sublevel-set filtration of a 2-D, 3-D or 4-D array.
+    """Persistence diagrams of the sublevel-set filtration of a 1-D to 4-D array
+    (a signal, an image, a volume, a 4-D field).
 
     Parameters
     ----------
     array:
         Real values on a grid (image, volume, 4-D field); converted to float64. No NaN;
-        +-inf allowed. At most 2**32 - 2 cells in the complex (about 32768**2 pixels or
-        800**3 voxels); working memory is about 8 bytes per cell, i.e. 8 * 2**ndim bytes
-        per array entry.
+        +-inf allowed. Working memory is about 8 bytes per cell of the complex (8 * 2**ndim
+        bytes per array entry) up to 2**32 - 2 cells (about 32768**2 pixels or 800**3
+        voxels), 16 bytes per cell beyond (64-bit cell indices).
     max_dim:
         Largest homology dimension returned; defaults to ``array.ndim - 1`` (the largest
         one that can be non-trivial). Dimensions ``>= array.ndim`` come back empty.
@@ -40,12 +42,16 @@ def cubical_persistence(
     n_threads:
         With 2 or more, dimension 0 (union-find) runs on its own thread next to the
         higher dimensions; the engine uses at most 2 threads.
+    coeff:
+        Prime p of the coefficient field Z/p (GUDHI's default is 11). Results can differ
+        from Z/2 only from 3-D arrays on (a loop winding twice around a tunnel is zero in
+        Z/2 homology of the tunnel, not in Z/3).
 
     Returns
     -------
     list of ``max_dim + 1`` float64 arrays of shape (n, 2) with (birth, death) rows,
     dimension 0 first; the one essential class (dimension 0) has death ``inf``.
-    Pairs with death == birth are omitted. Coefficients are in Z/2.
+    Pairs with death == birth are omitted.
     """
     if not isinstance(construction, str) or construction not in _CONSTRUCTIONS:
         raise ValueError(f"construction: must be 'V' or 'T', got {construction!r}")
@@ -53,8 +59,8 @@ def cubical_persistence(
         values = np.asarray(array, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"array: must be a numeric array ({exc})") from None
-    if values.ndim < 2 or values.ndim > 4:
-        raise ValueError(f"array: must be 2-D, 3-D or 4-D, got {values.ndim}-D")
+    if values.ndim < 1 or values.ndim > 4:
+        raise ValueError(f"array: must be 1-D to 4-D, got {values.ndim}-D")
     if values.size == 0:
         raise ValueError(f"array: must not be empty, got shape {values.shape}")
     cells = 1
@@ -74,5 +80,8 @@ def cubical_persistence(
                          f"dimension is empty), got {max_dim!r}")
     if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer) or n_threads < 1:
         raise ValueError(f"n_threads: must be a positive integer, got {n_threads!r}")
+    if isinstance(coeff, bool) or not isinstance(coeff, int | np.integer) or not _validate.is_prime(int(coeff)) \
+            or coeff >= 2**31:
+        raise ValueError(f"coeff: must be a prime below 2**31 (the field Z/p), got {coeff!r}")
     # The engine uses at most 2 threads; any larger request means "as many as it can".
-    return _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2))
+    return _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2), int(coeff))

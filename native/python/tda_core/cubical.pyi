@@ -8,4 +8,5 @@ def cubical_persistence(
     max_dim: int | None = None,
     construction: str = "V",
     n_threads: int = 1,
+    coeff: int = 2,
 ) -> list[np.ndarray]: ...

@@ -25,7 +25,9 @@ def bottleneck(d1: np.ndarray, d2: np.ndarray, delta: float = 0.0) -> float:
     return float(_core.bottleneck(a, b, _validate.real(delta, "delta", minimum=0.0)))
 
 
-def wasserstein(d1: np.ndarray, d2: np.ndarray, p: float = 1.0, delta: float = 0.01) -> float:
+def wasserstein(
+    d1: np.ndarray, d2: np.ndarray, p: float = 1.0, delta: float = 0.01, matching: bool = False
+) -> float | tuple[float, np.ndarray]:
     """p-Wasserstein distance between two persistence diagrams, L-infinity ground metric.
 
     ``(min over matchings of sum of cost^p)^(1/p)``, where a matched pair costs its
@@ -36,8 +38,20 @@ def wasserstein(d1: np.ndarray, d2: np.ndarray, p: float = 1.0, delta: float = 0
     time: keep ``delta == 0`` for diagrams of a few thousand points at most); otherwise
     an auction algorithm returns a value in ``[W, (1 + delta) W]`` (Hera's guarantee,
     same default ``delta=0.01``), in milliseconds for thousands of points.
+
+    ``matching=True`` returns ``(distance, pairs)`` as GUDHI does: the exact distance
+    (Hungarian method whatever ``delta``) and an optimal matching, an int64 array of
+    shape (k, 2) of (index in d1, index in d2) rows with -1 for the diagonal; every point
+    of both diagrams appears in exactly one row. When the distance is ``inf`` (different
+    numbers of points of one infinite kind) ``pairs`` is empty.
     """
     a = _validate.diagram(d1, "d1")
     b = _validate.diagram(d2, "d2")
     order = _validate.real(p, "p", minimum=1.0)
-    return float(_core.wasserstein(a, b, order, _validate.real(delta, "delta", minimum=0.0)))
+    tolerance = _validate.real(delta, "delta", minimum=0.0)
+    if not isinstance(matching, bool | np.bool_):
+        raise ValueError(f"matching: must be a bool, got {matching!r}")
+    if matching:
+        value, pairs = _core.wasserstein_matching(a, b, order)
+        return float(value), pairs
+    return float(_core.wasserstein(a, b, order, tolerance))

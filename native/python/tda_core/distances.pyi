@@ -1,6 +1,17 @@
+from typing import Literal, overload
+
+import numpy as np
+import numpy.typing as npt
 from numpy.typing import ArrayLike
 
 __all__ = ["bottleneck", "wasserstein"]
 
 def bottleneck(d1: ArrayLike, d2: ArrayLike, delta: float = 0.0) -> float: ...
-def wasserstein(d1: ArrayLike, d2: ArrayLike, p: float = 1.0, delta: float = 0.01) -> float: ...
+@overload
+def wasserstein(
+    d1: ArrayLike, d2: ArrayLike, p: float = 1.0, delta: float = 0.01, matching: Literal[False] = False
+) -> float: ...
+@overload
+def wasserstein(
+    d1: ArrayLike, d2: ArrayLike, p: float = 1.0, delta: float = 0.01, *, matching: Literal[True]
+) -> tuple[float, npt.NDArray[np.int64]]: ...

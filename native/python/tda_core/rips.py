@@ -20,7 +20,7 @@ import numpy as np
 from . import _core
 from ._validate import is_prime
 
-__all__ = ["rips_persistence", "estimate_rips", "METRICS"]
+__all__ = ["rips_persistence", "estimate_rips", "greedy_permutation", "METRICS"]
 
 METRICS = ("euclidean", "manhattan", "chebyshev", "cosine")
 _METRIC_ALIASES = {"cityblock": "manhattan", "l1": "manhattan", "precomputed": "precomputed"}
@@ -93,14 +93,18 @@ def _sparse_module() -> Any:
 
 
 def _prepare_sparse(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    if X.ndim != 2 or X.shape[0] != X.shape[1]:
-        raise ValueError(f"X must be a square distance matrix, got shape {X.shape}")
-    if X.shape[0] == 0:
-        raise ValueError("X must not be empty")
+    # The entries are read as a symmetric matrix by the core: (i, j) and (j, i) are
+    # one edge, and an edge stored several times takes its smallest value (duplicates
+    # are alternatives, never summed). A COO matrix built without an explicit shape
+    # gets max row + 1 by max column + 1 from scipy, which need not be square: the
+    # number of points is the larger side, as in giotto-ph.
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D sparse distance matrix, got {X.ndim}-D")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X must not be empty, got shape {X.shape}")
     if X.dtype == bool or not (np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)):
         raise ValueError(f"X must have a real numeric dtype, got {X.dtype}")
-    coo = X.tocoo(copy=True)
-    coo.sum_duplicates()
+    coo = X.tocoo()
     values = np.ascontiguousarray(coo.data, dtype=np.float64)
     if np.isnan(values).any():
         raise ValueError("X must not contain NaN distances")
@@ -108,7 +112,7 @@ def _prepare_sparse(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         raise ValueError("X must not contain negative distances")
     rows = np.ascontiguousarray(coo.row, dtype=np.int64)
     cols = np.ascontiguousarray(coo.col, dtype=np.int64)
-    return rows, cols, values, int(X.shape[0])
+    return rows, cols, values, int(max(X.shape))
 
 
 def _check_dense_matrix(D: np.ndarray) -> None:
@@ -122,6 +126,63 @@ def _check_dense_matrix(D: np.ndarray) -> None:
         raise ValueError("X must be a symmetric distance matrix (X == X.T)")
 
 
+def _distances_from(arr: np.ndarray, i: int, metric: str, norms: np.ndarray | None) -> np.ndarray:
+    """Distances from point i to every point, in double precision (the core's metrics)."""
+    diff = arr - arr[i]
+    if metric == "euclidean":
+        return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    if metric == "manhattan":
+        return np.abs(diff).sum(axis=1)
+    if metric == "chebyshev":
+        return np.abs(diff).max(axis=1)
+    assert norms is not None  # cosine: 1 - cos(angle); a zero vector has similarity 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = (arr @ arr[i]) / (norms * norms[i])
+    return np.where((norms == 0) | (norms[i] == 0), 1.0, np.clip(1.0 - cos, 0.0, 2.0))
+
+
+def greedy_permutation(
+    X: Any, n_perm: int, metric: str = "euclidean", distance_matrix: bool = False
+) -> tuple[np.ndarray, float]:
+    """Farthest-point (greedy) subsample of ``n_perm`` points, as ripser.py's ``n_perm``.
+
+    Starts from point 0 and repeatedly adds the point farthest from those chosen (the
+    first such point on ties). Returns ``(indices, covering_radius)``: the chosen
+    indices in insertion order (int64, shape ``(n_perm,)``) and the largest distance of
+    any point to its nearest chosen point, so every point of X lies within
+    ``covering_radius`` of the subsample (whose Rips diagrams are then within that
+    bottleneck distance, up to a factor 2, of X's). ``X`` is a point cloud or, with
+    ``distance_matrix=True`` (or ``metric="precomputed"``), a dense square distance matrix.
+    Cost: ``n_perm`` passes over the points (O(n * n_perm * d)).
+    """
+    metric = _check_metric(metric)
+    if not isinstance(distance_matrix, bool | np.bool_):
+        raise ValueError(f"distance_matrix must be a bool, got {distance_matrix!r}")
+    precomputed = bool(distance_matrix) or metric == "precomputed"
+    sparse = _sparse_module()
+    if sparse is not None and sparse.issparse(X):
+        raise ValueError("X: greedy permutation needs a dense distance matrix or a point cloud, not a sparse matrix")
+    arr = _as_real_array(X)
+    n = arr.shape[0]
+    if isinstance(n_perm, bool) or not isinstance(n_perm, numbers.Integral) or not 1 <= n_perm <= n:
+        raise ValueError(f"n_perm must be an integer from 1 to the number of points ({n}), got {n_perm!r}")
+    if precomputed:
+        _check_dense_matrix(arr)
+    elif not np.isfinite(arr).all():
+        raise ValueError("X must contain only finite coordinates (found NaN or inf)")
+    norms = np.sqrt(np.einsum("ij,ij->i", arr, arr)) if metric == "cosine" and not precomputed else None
+
+    def row(i: int) -> np.ndarray:
+        return arr[i] if precomputed else _distances_from(arr, i, metric, norms)
+
+    indices = np.zeros(int(n_perm), dtype=np.int64)
+    nearest = row(0).copy()  # distance of every point to the chosen set
+    for k in range(1, int(n_perm)):
+        indices[k] = int(np.argmax(nearest))
+        np.minimum(nearest, row(int(indices[k])), out=nearest)
+    return indices, float(nearest.max())
+
+
 def rips_persistence(
     X: Any,
     max_dim: int = 1,
@@ -130,14 +191,18 @@ def rips_persistence(
     metric: str = "euclidean",
     distance_matrix: bool = False,
     n_threads: int = 1,
+    n_perm: int | None = None,
 ) -> list[np.ndarray]:
     """Persistence diagrams of the Vietoris–Rips filtration.
 
     Parameters
     ----------
     X: point cloud (n x d), or with ``distance_matrix=True`` a square distance
-        matrix (dense, or scipy.sparse where absent entries are +inf and the
-        diagonal gives vertex birth times).
+        matrix: dense (symmetric), or scipy.sparse where absent entries are +inf,
+        the diagonal gives vertex birth times, (i, j) and (j, i) are the same edge
+        and an edge stored more than once (in either triangle) takes the smallest
+        of its values. A sparse matrix of non-square shape (scipy infers max row + 1
+        by max column + 1) has ``max(shape)`` points.
     max_dim: largest homological dimension computed.
     threshold: largest diameter of a simplex; ``None`` keeps every simplex
         (the enclosing radius is used internally, which changes nothing).
@@ -145,6 +210,9 @@ def rips_persistence(
     metric: "euclidean", "manhattan", "chebyshev", "cosine", or "precomputed"
         (same as ``distance_matrix=True``).
     n_threads: worker threads (results do not depend on it).
+    n_perm: compute on the greedy (farthest-point) subsample of this many points, as
+        ripser.py's ``n_perm``; ``greedy_permutation(X, n_perm, ...)`` gives the chosen
+        indices and the covering radius. Dense input only.
 
     Returns a list of ``max_dim + 1`` float64 arrays of shape (k, 2) with
     (birth, death) rows, dimension 0 first; ``death == inf`` for essential classes.
@@ -157,6 +225,12 @@ def rips_persistence(
     if not isinstance(distance_matrix, bool | np.bool_):
         raise ValueError(f"distance_matrix must be a bool, got {distance_matrix!r}")
     precomputed = bool(distance_matrix) or metric == "precomputed"
+
+    if n_perm is not None:
+        indices, _ = greedy_permutation(X, n_perm, metric=metric, distance_matrix=precomputed)
+        arr = _as_real_array(X)
+        sub = arr[np.ix_(indices, indices)] if precomputed else arr[indices]
+        return rips_persistence(sub, max_dim, threshold, coeff, metric, precomputed, n_threads)
 
     sparse = _sparse_module()
     if sparse is not None and sparse.issparse(X):

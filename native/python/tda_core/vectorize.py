@@ -5,7 +5,8 @@ Conventions (one diagram = an (n, 2) array of (birth, death); one homology dimen
 * ``betti_curve``: beta(t) = #{(b, d) : b <= t < d} sampled at ``n_bins`` equally spaced
   values (giotto-tda's ``BettiCurve``); essential classes (death ``inf``) count as alive.
 * ``persistence_landscape``: Bubenik's landscape, layer k = k-th largest of
-  ``max(0, min(t - b, d - t))`` (persim's ``PersLandscapeApprox``); finite pairs only.
+  ``max(0, min(t - b, d - t))``, exact at each sample (GUDHI's ``Landscape`` / sqrt(2));
+  finite pairs only.
 * ``persistence_image``: Adams et al. 2017; in (birth, persistence) coordinates each
   pair is a weighted isotropic Gaussian, integrated exactly over every pixel
   (persim's ``PersistenceImager`` with ``kernel_params={"sigma": bandwidth**2 * I}``).

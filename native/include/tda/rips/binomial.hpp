@@ -4,6 +4,7 @@
 // k-subsets are a bijection onto [0, C(n,k)) and order the subsets colexicographically.
 #pragma once
 #include <cstddef>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -32,6 +33,29 @@ class BinomialTable {
   bool representable(VertexIndex n, int k) const noexcept { return (*this)(n, k) < kMax; }
 
   VertexIndex n() const noexcept { return n_ - 1; }
+
+  // The largest n for which every rank of a k-subset of n vertices is
+  // representable (C(n, k) below the saturation bound), capped at the largest
+  // VertexIndex. Needs no table: C(n, k) is built by exact 128-bit products.
+  static VertexIndex max_vertices(int k) noexcept {
+    using Wide = unsigned __int128;
+    auto fits = [k](std::int64_t n) {
+      Wide c = 1;  // C(n, i) after step i; exact while below the bound
+      for (int i = 0; i < k; ++i) {
+        if (n - i <= 0) return true;  // C(n, k) = 0
+        c = c * Wide(n - i) / Wide(i + 1);
+        if (c >= Wide(kMax)) return false;
+      }
+      return true;
+    };
+    std::int64_t lo = 0, hi = std::numeric_limits<VertexIndex>::max();  // fits(lo) holds
+    if (fits(hi)) return VertexIndex(hi);
+    while (hi - lo > 1) {
+      const std::int64_t mid = lo + (hi - lo) / 2;
+      (fits(mid) ? lo : hi) = mid;
+    }
+    return VertexIndex(lo);
+  }
   int max_k() const noexcept { return max_k_; }
 
  private:

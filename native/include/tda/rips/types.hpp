@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tda/cancel.hpp"
+
 namespace tda::rips {
 
 // Filtration values are single precision, as in the reference implementations:
@@ -19,6 +21,17 @@ using Dimension = std::int32_t;
 inline constexpr Value kInfinity = std::numeric_limits<Value>::infinity();
 inline constexpr SimplexIndex kNoSimplex = -1;
 
+// double -> Value without undefined behaviour: a finite double beyond the float
+// range becomes the largest finite float of its sign (finite stays finite, so a
+// huge threshold still excludes absent, infinite, edges); infinities and NaN
+// carry over.
+constexpr Value to_value(double x) noexcept {
+  constexpr double kMax = std::numeric_limits<Value>::max();
+  if (x > kMax) return x == std::numeric_limits<double>::infinity() ? kInfinity : Value(kMax);
+  if (x < -kMax) return x == -std::numeric_limits<double>::infinity() ? -kInfinity : -Value(kMax);
+  return Value(x);
+}
+
 enum class Metric { euclidean, manhattan, chebyshev, cosine };
 
 struct PersistencePair {
@@ -28,10 +41,8 @@ struct PersistencePair {
 using Diagram = std::vector<PersistencePair>;
 
 // Raised from the computation when the caller's cancel flag is set.
-class Cancelled : public std::runtime_error {
- public:
-  Cancelled() : std::runtime_error("computation cancelled") {}
-};
+using tda::Cancelled;
+using tda::CancelFlag;
 
 // A simplex (or cofacet) with its filtration value and field coefficient.
 struct Entry {
