@@ -129,6 +129,7 @@ rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
 }  // namespace
 
 void bind_rips(::py::module_& m) {
+  m.attr("_RIPS_MAX_DIM") = tda::rips::max_dimension();
   m.def("_rips_points", &rips_points, ::py::arg("points"), ::py::arg("metric"), ::py::arg("max_dim"),
         ::py::arg("threshold"), ::py::arg("coeff"), ::py::arg("n_threads"),
         "Rips persistence of a point cloud (float64, n x d).");

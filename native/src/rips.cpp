@@ -24,6 +24,12 @@ Diagrams run_engine(Access access, Value threshold, const Options& options) {
   return detail::Engine<Access, false>(access, threshold, options.max_dim, field, options.cancel, options.n_threads).run();
 }
 
+}  // namespace
+
+Dimension max_dimension() { return kMaxDim; }
+
+namespace {
+
 // Every limit of the engine, checked before any work (the distance matrix of a
 // large input alone can take minutes), each message stating the limit.
 void validate(const Options& options, std::size_t n) {

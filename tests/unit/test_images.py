@@ -25,7 +25,7 @@ SCRIPTS: dict[str, str] = PYPROJECT["project"]["scripts"]
 #: Package name -> its directory in the repository, from the wheel's package list.
 PACKAGES = {Path(p).name: ROOT / p for p in PYPROJECT["tool"]["scikit-build"]["wheel"]["packages"]}
 #: Import name -> distribution name, where they differ.
-DISTRIBUTIONS = {"yaml": "pyyaml", "kafka": "kafka-python", "botocore": "boto3", "starlette": "fastapi",
+DISTRIBUTIONS = {"yaml": "pyyaml", "jwt": "pyjwt", "kafka": "kafka-python", "botocore": "boto3", "starlette": "fastapi",
                  "pydantic_settings": "pydantic-settings", "pyflink": "apache-flink", "prometheus_client": "prometheus-client",
                  "urllib3": "kubernetes"}  # urllib3: the Kubernetes client's transport
 IMAGE_NAMES = ("worker", "operator", "api", "flink")

@@ -44,6 +44,9 @@ Diagrams persistence_from_dense(const double* matrix, std::size_t n, const Optio
 Diagrams persistence_from_sparse(const std::int64_t* rows, const std::int64_t* cols, const double* values,
                                  std::size_t nnz, std::size_t n, const Options& options);
 
+// The largest max_dim the engine computes (its stack buffers bound the simplex size).
+Dimension max_dimension();
+
 Diagrams persistence(const DistanceMatrix& distances, const Options& options);
 Diagrams persistence(const NeighbourGraph& graph, const Options& options);
 

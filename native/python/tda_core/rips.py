@@ -26,11 +26,17 @@ METRICS = ("euclidean", "manhattan", "chebyshev", "cosine")
 _METRIC_ALIASES = {"cityblock": "manhattan", "l1": "manhattan", "precomputed": "precomputed"}
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
+#: Integer arguments cross into C++ as 32-bit integers; the core states tighter limits where it has them.
+_MAX_INT_ARGUMENT = 2**31 - 1
+
+
+def _check_int(name: str, value: Any, minimum: int, maximum: int = _MAX_INT_ARGUMENT) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return int(value)
 
 
@@ -217,7 +223,7 @@ def rips_persistence(
     Returns a list of ``max_dim + 1`` float64 arrays of shape (k, 2) with
     (birth, death) rows, dimension 0 first; ``death == inf`` for essential classes.
     """
-    max_dim = _check_int("max_dim", max_dim, 0)
+    max_dim = _check_int("max_dim", max_dim, 0, _core._RIPS_MAX_DIM)
     n_threads = _check_int("n_threads", n_threads, 1)
     thresh = _check_threshold(threshold)
     coeff = _check_coeff(coeff)
@@ -261,11 +267,11 @@ def estimate_rips(
     "edges", "bytes", "dense"}``; ``bytes`` bounds the core's working memory
     apart from the fill-in of its reduction matrix.
     """
-    max_dim = _check_int("max_dim", max_dim, 0)
+    max_dim = _check_int("max_dim", max_dim, 0, _core._RIPS_MAX_DIM)
     thresh = _check_threshold(threshold)
     metric = _check_metric(metric)
     if isinstance(n_points_or_X, numbers.Integral) and not isinstance(n_points_or_X, bool):
-        n = _check_int("n_points_or_X", n_points_or_X, 1)
+        n = _check_int("n_points_or_X", n_points_or_X, 1, 2**63 - 1)
         result = dict(_core._estimate_rips_complete(n, max_dim))
     else:
         arr = _as_real_array(n_points_or_X, "n_points_or_X")
