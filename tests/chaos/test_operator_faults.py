@@ -30,6 +30,7 @@ def tdajob(name: str, seed: int) -> dict:
             "spec": {"input": {"inline": {"points": points}}, "computation": {"maxDimension": 1}}}
 
 
+@pytest.mark.timeout(2400)  # crashes back off as with kubelet: 10 s, doubling
 def test_operator_killed_at_random_moments_loses_and_duplicates_nothing(platform, api_client, namespace):
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException

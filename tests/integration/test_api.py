@@ -261,6 +261,43 @@ def test_rbac_matrix_allows_own_namespace_refuses_and_does_not_leak_the_other(ht
     assert missing.value.status == 404
 
 
+@pytest.mark.chaos
+def test_rbac_matrix_holds_under_concurrent_load(facade_url, custom, alice, bob):
+    """Two callers, each reading both namespaces from 64 connections at once: every answer is the
+    one RBAC gives, and neither namespace's job names ever appear in an answer to the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    secrets = {}
+    for user in (alice, bob):
+        secrets[user.namespace] = f"secret-{uuid.uuid4().hex[:6]}"
+        custom.create_namespaced_custom_object(GROUP, VERSION, user.namespace, "tdajobs", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "TDAJob", "metadata": {"name": secrets[user.namespace]},
+            "spec": {"input": {"inline": {"points": [[0.0]]}}, "suspend": True}})
+    matrix = [(user, namespace, 200 if user.namespace == namespace else 403, path)
+              for user in (alice, bob) for namespace in (alice.namespace, bob.namespace)
+              for path in (jobs_path(namespace), jobs_path(namespace, secrets[namespace]))]
+    with httpx.Client(base_url=facade_url, timeout=60, limits=httpx.Limits(max_connections=64)) as client:
+        wait_for("both jobs in the facade's cache", lambda: all(
+            client.get(jobs_path(u.namespace, secrets[u.namespace]), headers=u.headers).status_code == 200
+            for u in (alice, bob)), timeout=30)
+
+        def ask(i: int) -> str | None:
+            user, namespace, expected, path = matrix[i % len(matrix)]
+            response = client.get(path, headers=user.headers)
+            if response.status_code == 503 and "Retry-After" in response.headers:
+                return None  # the API server too busy to review: unavailable, never wrong
+            if response.status_code != expected:
+                return f"{path} as {user.name}: {response.status_code}, not {expected}"
+            foreign = [name for ns, name in secrets.items() if ns != user.namespace]
+            if any(name in response.text for name in foreign):
+                return f"{path} as {user.name}: another namespace's job name in the answer"
+            return None
+
+        with ThreadPoolExecutor(64) as pool:
+            wrong = [w for w in pool.map(ask, range(4000)) if w]
+    assert not wrong, wrong[:5]
+
+
 def test_unknown_job_in_own_namespace_is_404(http, alice):
     doc = assert_problem(http.get(jobs_path(alice.namespace, "no-such-job"), headers=alice.headers), 404)
     assert "TDAJob" in doc["detail"]
