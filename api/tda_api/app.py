@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import problems, web
+from . import links, problems, web
 from .auth import AccessReviewer, Authenticator
 from .cache import Cache
 from .deps import AuthMiddleware, Facade
@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await cache.stop()
             await kube.close()
 
-    app = FastAPI(title="TDA Platform", version="v1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="TDA Platform", version="v1", description=DESCRIPTION, lifespan=lifespan,
+                  generate_unique_id_function=links.operation_id)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(jobs.router)

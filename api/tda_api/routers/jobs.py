@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from tda_contract import TDAJOB_KIND, TDAJOB_PLURAL, result_config_map_name
 from tda_operator.models import TERMINAL_PHASES, TDAJob
 
-from .. import diagrams
+from .. import diagrams, links
 from ..deps import CallerDep, Facade, FacadeDep, Name, Namespace
 from ..events import status_stream
 from ..kube import Caller, config_map_path, secret_path
@@ -31,7 +31,8 @@ def jobs(facade: Facade) -> Resources:
     return Resources(facade, TDAJOB_PLURAL, TDAJOB_KIND)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TDAJob, summary="Create a TDAJob")
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TDAJob, summary="Create a TDAJob",
+             responses=links.created("get_job", "get_result", "get_diagram_svg", "delete_job"))
 async def create_job(namespace: Namespace, body: JobCreate, facade: FacadeDep, caller: CallerDep) -> JSONResponse:
     created = await jobs(facade).create(caller, namespace, body)
     return JSONResponse(created, status_code=status.HTTP_201_CREATED)

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from tda_contract import TDASTREAM_KIND, TDASTREAM_PLURAL
 from tda_operator.models import StreamPhase, TDAStream
 
+from .. import links
 from ..deps import CallerDep, Facade, FacadeDep, Name, Namespace
 from ..events import status_stream
 from ..latest import bootstrap_servers, latest_by_key, read_tail
@@ -25,7 +26,8 @@ def streams(facade: Facade) -> Resources:
     return Resources(facade, TDASTREAM_PLURAL, TDASTREAM_KIND)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TDAStream, summary="Create a TDAStream")
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TDAStream, summary="Create a TDAStream",
+             responses=links.created("get_stream", "delete_stream"))
 async def create_stream(namespace: Namespace, body: StreamCreate, facade: FacadeDep,
                         caller: CallerDep) -> JSONResponse:
     created = await streams(facade).create(caller, namespace, body)

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ class Container:
         term_path = self.spec.get("terminationMessagePath") or DEFAULT_TERMINATION_PATH
         mounts = [*mounts, {"source": str(self.term_file), "target": term_path, "readOnly": False}]
         spec = {"argv": argv, "env": env, "mounts": mounts, "scratch": str(scratch), "hostname": hostname,
-                "workingDir": working_dir, "error_file": str(self.error_file), "readOnlyRoot": read_only_root}
+                "workingDir": working_dir, "error_file": str(self.error_file), "readOnlyRoot": read_only_root,
+                "software": software_dirs()}
         spec_file = self.dir / "spec.json"
         fd = os.open(spec_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -165,3 +167,15 @@ class Container:
         with contextlib.suppress(OSError):
             return self.error_file.stat().st_size > 0
         return False
+
+
+def software_dirs() -> list[str]:
+    """What stands for a pod's image here: the node's Python environment and the project it runs.
+
+    They stay visible in every pod even under a volume mounted over a parent directory (an
+    emptyDir at /tmp hides nothing of a checkout that lives in /tmp).
+    """
+    from ..paths import REPO_ROOT
+
+    dirs = sorted({str(REPO_ROOT), os.path.realpath(sys.prefix)}, key=len)
+    return [d for i, d in enumerate(dirs) if not any(d.startswith(p.rstrip("/") + "/") for p in dirs[:i])]

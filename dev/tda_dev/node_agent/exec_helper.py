@@ -101,7 +101,11 @@ def exec_helper(spec_file: str) -> None:
         os.mkdir(stage, 0o700)
         # Sources are bound into the new root before chroot: inside it, symlinked
         # paths (/var/run -> /run) resolve against the container's root, not the host's.
-        mounts = sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/"))
+        # The node's software goes back over any volume mounted above it, as last mounts.
+        targets = [m["target"].rstrip("/") + "/" for m in spec["mounts"]]
+        software = [{"source": d, "target": d, "readOnly": True} for d in spec.get("software", [])
+                    if any(d.startswith(t) for t in targets)]
+        mounts = sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/")) + software
         for i, m in enumerate(mounts):
             staged = f"{stage}/{i}"
             if os.path.isdir(m["source"]):
