@@ -24,6 +24,7 @@ from typing import Any
 
 from . import kafka, paths
 from .net import LOOPBACK
+from .node_agent.sandbox import start_ticks
 
 RELEASE = "tda"
 NAMESPACE = "tda-system"
@@ -139,17 +140,9 @@ def operator_pids(state_dir: Path, kubeconfig: Path) -> list[int]:
             pid, ticks = (int(x) for x in pid_file.read_text().split())
         except (OSError, ValueError):
             continue
-        if _start_ticks(pid) == ticks:
+        if start_ticks(pid) == ticks:
             pids.append(pid)
     return pids
-
-
-def _start_ticks(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat[stat.rindex(")") + 2:].split()[19])
-    except (OSError, ValueError, IndexError):
-        return -1
 
 
 def api_url(ctx: Any) -> str:
