@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from tda_contract import ANNOTATION_OUTCOME, MANIFEST_HEAD_KEY, ROLE_MANIFEST
+from tda_contract import ANNOTATION_OUTCOME, LABEL_ROLE, MANIFEST_HEAD_KEY, ROLE_MANIFEST, TDAJOB_KIND
 
 from .models import TDAJOB_STAND_IN_SPEC, TDAJob, TDAJobStatus, read_stored
 from .status import IndexOutcome, PodState, Totals
@@ -104,6 +104,16 @@ class Cache:
                 self._drop_if_empty(key)
             else:
                 run.pods[name] = PodState.of(pod)
+
+    def observe_record(self, key: Key, config_map: dict[str, Any], deleted: bool) -> bool:
+        """A ConfigMap of a run as watched or listed; False when no TDAJob owns it."""
+        metadata = config_map.get("metadata") or {}
+        owners = [r.get("uid") for r in metadata.get("ownerReferences") or [] if r.get("kind") == TDAJOB_KIND]
+        if not owners:
+            return False
+        role = (metadata.get("labels") or {}).get(LABEL_ROLE, "")
+        self.set_record(key, str(owners[0]), role, config_map, deleted)
+        return True
 
     def set_record(self, key: Key, owner_uid: str, role: str, config_map: dict[str, Any], deleted: bool) -> None:
         """A result ConfigMap's outcome record, or the manifest head's dataset count."""

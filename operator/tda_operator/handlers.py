@@ -91,13 +91,8 @@ def pod_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_:
 @kopf.on.event("", "v1", "configmaps")
 def record_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
     key = _owner_key(body, namespace)
-    owners = [r.get("uid") for r in body.get("metadata", {}).get("ownerReferences") or []
-              if r.get("kind") == contract.TDAJOB_KIND]
-    if key is None or not owners:
-        return
-    role = (body.get("metadata", {}).get("labels") or {}).get(contract.LABEL_ROLE, "")
-    CACHE.set_record(key, str(owners[0]), role, dict(body), deleted=event.get("type") == "DELETED")
-    RECONCILER.queue.add(key)
+    if key is not None and CACHE.observe_record(key, dict(body), deleted=event.get("type") == "DELETED"):
+        RECONCILER.queue.add(key)
 
 
 @kopf.on.event(contract.GROUP, contract.VERSION, contract.TDASTREAM_PLURAL)

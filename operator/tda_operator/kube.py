@@ -118,6 +118,11 @@ def get(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any
         raise
 
 
+def list_config_maps(namespace: str, label_selector: str) -> list[dict[str, Any]]:
+    result = _call("GET", f"/api/v1/namespaces/{namespace}/configmaps", query=[("labelSelector", label_selector)])
+    return list((result or {}).get("items") or [])
+
+
 def served_versions(group: str) -> list[str]:
     """The versions of an API group the cluster serves (discovery); [] when it serves none."""
     try:

@@ -63,11 +63,29 @@ class Reconciler:
         threading.Thread(target=self._resync, name="resync", daemon=True).start()
 
     def _resync(self) -> None:
-        """Level-triggered even without events: every TDAJob is looked at again periodically."""
+        """Level-triggered even without events: every TDAJob is looked at again periodically, and
+        what an unfinished one depends on is read afresh, so a watch event lost (e.g. across a
+        restart) delays a TDAJob by one period at most instead of forever."""
         while True:
             time.sleep(self.settings.resync_seconds)
             for key in self.cache.tdajob_keys():
+                run = self.cache.get(key)
+                if run is not None and run.tdajob is not None and not status_fn.is_finished(run.tdajob.status):
+                    try:
+                        self._refresh(key, run.tdajob)
+                    except (ApiException, OSError) as error:  # the reconcile retries; so does the next round
+                        log.warning("refreshing %s/%s failed (%s)", key[0], key[1], type(error).__name__)
                 self.queue.add(key)
+
+    def _refresh(self, key: Key, tdajob: TDAJob) -> None:
+        """The TDAJob, its Job and its run's ConfigMaps as the API server has them now."""
+        namespace, name = key
+        self.cache.set_tdajob(key, kube.get(contract.API_VERSION, contract.TDAJOB_KIND, namespace, name))
+        job = kube.get("batch/v1", "Job", namespace, contract.job_name(name))
+        if job is not None:
+            self.cache.set_job(key, job)
+        for config_map in kube.list_config_maps(namespace, f"{contract.LABEL_TDAJOB}={name}"):
+            self.cache.observe_record(key, config_map, deleted=False)
 
     # ------------------------------------------------------------------ the reconcile
 

@@ -39,7 +39,7 @@ class Settings:
     allow_http: bool = False
     max_redirects: int = 5
     #: Every TDAJob is reconciled at least this often, events or not.
-    resync_seconds: float = 300.0
+    resync_seconds: float = 60.0
     #: Image of a TDAStream's Flink job (Flink + PyFlink + tda_core + tda_stream).
     flink_image: str = "ghcr.io/tda-platform/flink:0.1.0"
     #: The PyFlink driver jar inside that image.

@@ -310,3 +310,35 @@ def test_a_deleted_tdajob_is_forgotten_once_its_configmaps_are_gone(cache, role)
     cache.set_job(KEY, None)
     cache.set_record(KEY, UID, role, body, deleted=True)
     assert cache.get(KEY) is None
+
+
+# ------------------------------------------------------------------ the resync's fresh reads
+
+
+def test_resync_reads_afresh_what_an_unfinished_tdajob_depends_on(cache, monkeypatch):
+    """A Job event lost across a restart: the resync's reads put the Job's completion and the
+    records in the cache, and reading the same record twice counts it once."""
+    from tda_operator import reconcile
+    from tda_operator.settings import Settings
+    from tda_operator_fixtures import condition
+
+    cache.set_job(KEY, job(completions=1, active=1))
+    done = job(completions=1, succeeded=1, completed="0", conditions=[condition("Complete")])
+    api = {("batch/v1", "Job"): done, (contract.API_VERSION, contract.TDAJOB_KIND): tdajob_body(PREFIX, parallelism=4)}
+    monkeypatch.setattr(reconcile.kube, "get", lambda api_version, kind, namespace, name: api[(api_version, kind)])
+    monkeypatch.setattr(reconcile.kube, "list_config_maps", lambda namespace, selector: [config_map(0)])
+    reconciler = reconcile.Reconciler(cache, Settings())
+    run = cache.get(KEY)
+    reconciler._refresh(KEY, run.tdajob)
+    reconciler._refresh(KEY, run.tdajob)
+    run = cache.get(KEY)
+    assert [c["type"] for c in run.job["status"]["conditions"]] == ["Complete"]
+    once = IndexOutcome.parse(outcome(0))
+    assert list(run.totals[UID].outcomes) == [0] and run.totals[UID].succeeded == once.succeeded > 0
+
+
+def test_a_configmap_no_tdajob_owns_is_not_a_record(cache):
+    orphan = config_map(0)
+    orphan["metadata"]["ownerReferences"] = []
+    assert not cache.observe_record(KEY, orphan, deleted=False)
+    assert cache.observe_record(KEY, config_map(0), deleted=False)
