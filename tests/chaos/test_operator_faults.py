@@ -69,7 +69,8 @@ def test_operator_killed_at_random_moments_loses_and_duplicates_nothing(platform
              and len(phases()) == TDAJOBS, timeout=1800, every=5)
     items = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
     assert sorted(o["metadata"]["name"] for o in items) == names, "no TDAJob lost"
-    wrong = [o["metadata"]["name"] for o in items if o["status"]["phase"] != "Succeeded"
+    wrong = [(o["metadata"]["name"], o["status"]["phase"], o["status"].get("reason"), o["status"].get("progress"))
+             for o in items if o["status"]["phase"] != "Succeeded"
              or o["status"]["progress"]["succeeded"] != 1 or o["status"]["progress"]["total"] != 1]
     assert not wrong, f"not Succeeded with exactly one dataset counted: {wrong[:10]}"
     owners = [ref.uid for job in batch.list_namespaced_job(namespace).items
