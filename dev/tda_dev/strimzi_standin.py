@@ -137,7 +137,7 @@ class TopicStandIn:
         finalizers = list(meta.get("finalizers") or [])
         if meta.get("deletionTimestamp"):
             if FINALIZER in finalizers:
-                if managed:
+                if managed and not self._shared(obj):
                     self._delete_topic(topic_name(obj))
                 self._patch(obj, {"metadata": {"finalizers": [f for f in finalizers if f != FINALIZER],
                                                "resourceVersion": meta["resourceVersion"]}})
@@ -151,6 +151,15 @@ class TopicStandIn:
         error = self._ensure_topic(obj)
         self.custom.patch_namespaced_custom_object_status(
             GROUP, self.version, meta["namespace"], PLURAL, meta["name"], {"status": ready_status(obj, error)})
+
+    def _shared(self, obj: dict[str, Any]) -> bool:
+        """Whether another live KafkaTopic names the same topic: in production it would belong to
+        another namespace's cluster, here to the same one local broker, so the topic stays."""
+        name, uid = topic_name(obj), obj["metadata"].get("uid")
+        listed: Any = self.custom.list_cluster_custom_object(GROUP, self.version, PLURAL)
+        others: list[dict[str, Any]] = listed["items"]
+        return any(topic_name(o) == name and o["metadata"].get("uid") != uid
+                   and not o["metadata"].get("deletionTimestamp") for o in others)
 
     def _patch(self, obj: dict[str, Any], patch: dict[str, Any]) -> None:
         meta = obj["metadata"]

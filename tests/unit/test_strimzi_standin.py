@@ -41,3 +41,28 @@ def test_the_transition_time_moves_only_when_readiness_changes():
     changed = ready_status(topic(ready="True"), RuntimeError("broker"))["conditions"][0]
     assert changed["status"] == "False" and changed["lastTransitionTime"] != "then"
     assert changed["reason"] == "RuntimeError"
+
+
+def test_a_topic_another_live_kafkatopic_names_is_kept_when_one_goes():
+    """One local broker plays every cluster: the same topic in two namespaces is one topic here."""
+    from tda_dev.strimzi_standin import TopicStandIn
+
+    def kafka_topic(uid: str, namespace: str, deleting: bool = False) -> dict:
+        meta = {"name": "sensors", "namespace": namespace, "uid": uid}
+        return {"metadata": {**meta, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if deleting else {})},
+                "spec": {"partitions": 1}}
+
+    class Custom:
+        def __init__(self, items: list) -> None:
+            self.items = items
+
+        def list_cluster_custom_object(self, *_: object) -> dict:
+            return {"items": self.items}
+
+    going = kafka_topic("a", "team-a", deleting=True)
+    standin = TopicStandIn.__new__(TopicStandIn)
+    standin.version = "v1"
+    standin.custom = Custom([going, kafka_topic("b", "team-b")])
+    assert standin._shared(going)
+    standin.custom = Custom([going, kafka_topic("b", "team-b", deleting=True)])
+    assert not standin._shared(going)
