@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import urllib.request
 from pathlib import Path
 
 import pytest
-from support import wait_for
+from support import http_status, wait_for
 
 
 def _operator(platform) -> tuple[int, int] | None:
@@ -24,11 +23,7 @@ def _operator(platform) -> tuple[int, int] | None:
 
 
 def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    return http_status(f"http://127.0.0.1:{port}/healthz") == 200
 
 
 def kill_operator(platform) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import wait_for
+from support import http_status, wait_for
 from tda_dev.net import free_port
 
 pytestmark = pytest.mark.integration
@@ -55,13 +55,7 @@ class OperatorProcess:
         wait_for("the operator's /healthz", self.healthy, timeout=30)
 
     def healthy(self) -> bool:
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return http_status(f"http://127.0.0.1:{self.metrics_port}/healthz") == 200
 
     def metrics(self) -> str:
         import urllib.request
