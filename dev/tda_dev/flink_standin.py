@@ -57,6 +57,19 @@ EXIT_REFUSED = 2
 JOB_LEVEL_KEYS = ("execution.checkpointing.", "state.backend.", "pipeline.", "table.", "python.fn-execution.",
                   "restart-strategy.", "taskmanager.numberOfTaskSlots", "metrics.reporter.prom.factory.class",
                   "parallelism.default")
+#: The job process's JVM logging (PyFlink's gateway reads log4j-cli.properties): warnings
+#: and errors to its console, which is the deployment's job.log; checkpoints as they complete.
+JOB_LOG4J = """rootLogger.level = WARN
+rootLogger.appenderRef.console.ref = console
+appender.console.name = console
+appender.console.type = CONSOLE
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %c{1} - %m%n
+logger.checkpoints.name = org.apache.flink.runtime.checkpoint.CheckpointCoordinator
+logger.checkpoints.level = INFO
+logger.metrics.name = org.apache.flink.metrics.MetricGroup
+logger.metrics.level = ERROR
+"""
 log = logging.getLogger("flink-standin")
 
 
@@ -261,8 +274,8 @@ class FlinkStandIn:
             "jobmanager.rpc.address": LOOPBACK, "taskmanager.host": LOOPBACK,
             "parallelism.default": str(parallelism),
             "local.number-taskmanager": str(-(-parallelism // slots)),
-            "state.checkpoints.dir": (directory / "state" / "checkpoints").as_uri(),
-            "state.savepoints.dir": (directory / "state" / "savepoints").as_uri(),
+            "execution.checkpointing.dir": (directory / "state" / "checkpoints").as_uri(),
+            "execution.checkpointing.savepoint-dir": (directory / "state" / "savepoints").as_uri(),
             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
             "python.executable": python, "python.client.executable": python,
         })
@@ -270,8 +283,8 @@ class FlinkStandIn:
             configuration["metrics.reporter.prom.port"] = str(free_port())
         if restore is not None:
             configuration["execution.savepoint.path"] = restore.as_uri()
-        for name in ("log4j-console.properties", "log4j.properties"):
-            shutil.copyfile(self.home / "conf" / name, conf_dir / name)
+        for name in ("log4j-cli.properties", "log4j-console.properties", "log4j.properties"):
+            (conf_dir / name).write_text(JOB_LOG4J)
         (conf_dir / "config.yaml").write_text(yaml.safe_dump(configuration, sort_keys=True))
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(directory), "LANG": "C.UTF-8",
                "FLINK_HOME": str(self.home), "FLINK_CONF_DIR": str(conf_dir), "PYTHONUNBUFFERED": "1"}

@@ -688,8 +688,11 @@ def _pending(ctx: Context) -> list[Component]:
 
 
 def _fresh(ctx: Context) -> None:
-    """A new cluster: empty etcd, empty node, new ports; certificates are kept."""
-    for name in ("etcd", "node", "apiserver", "controller-manager", "scheduler", "logs"):
+    """A new cluster: empty etcd, empty node, new ports; certificates are kept. The broker and
+    the Flink jobs' state go too: topics of KafkaTopics the new cluster does not have would be
+    adopted with an old run's records and open transactions, which read_committed consumers
+    wait behind."""
+    for name in ("etcd", "node", "apiserver", "controller-manager", "scheduler", "logs", "kafka", "flink"):
         _remove(ctx.path(name))
     ctx.state = {"processes": {}, "done": []}
     ctx.bins  # noqa: B018 -- build or find the binaries before starting anything

@@ -62,3 +62,15 @@ def test_one_flink_version_everywhere():
     major, minor = re.match(r"(\d+)\.(\d+)", flink.FLINK_VERSION).groups()
     assert deployment()["spec"]["flinkVersion"] == f"v{major}_{minor}"
     assert flink.KAFKA_CONNECTOR_VERSION.endswith(f"-{major}.{minor}")
+
+
+def test_a_new_cluster_starts_with_no_broker_topics_and_no_job_state(tmp_path):
+    """An old run's topics would be adopted by the new cluster's KafkaTopics, open transactions and all."""
+    from tda_dev import platform
+
+    for part in ("pki/ca.crt", "etcd/member", "kafka/data/sensors-tda-0/00.log", "flink/deployments/ns/s/job.pid"):
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / part).write_text("x")
+    ctx = platform.Context(tmp_path, {"processes": {}, "done": ["crds"]}, _bins={})
+    platform._fresh(ctx)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pki"] and ctx.state == {"processes": {}, "done": []}
