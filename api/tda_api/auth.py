@@ -15,10 +15,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-import httpx
 from tda_contract import GROUP
 
-from .kube import Caller, Kube
+from .kube import ApiResponse, Caller, Kube, Unreachable
 from .oidc import OidcVerifier, Refused
 from .problems import Problem
 
@@ -79,11 +78,11 @@ class TTLCache(Generic[V]):
             del self._pending[key]
 
 
-async def review(kube: Kube, path: str, body: Any) -> httpx.Response:
+async def review(kube: Kube, path: str, body: Any) -> ApiResponse:
     """A review made with the facade's own identity; an unreachable API server is a 503, not a 500."""
     try:
         return await kube.request("POST", path, caller=None, body=body)
-    except httpx.HTTPError:
+    except Unreachable:
         raise Problem(503, "the Kubernetes API server could not be reached; try again") from None
 
 

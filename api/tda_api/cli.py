@@ -31,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One line per API server call would drown the log (and name callers' objects); failures are logged here.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     if settings.reload:
         # The reloader imports the app anew in a child process: hand it the settings through the environment.
         os.environ.update({f"TDA_API_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None})

@@ -12,13 +12,14 @@ turn into ``system:masters`` or a node.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import jwt
 
 from .kube import Caller
@@ -149,7 +150,7 @@ class OidcVerifier:
         self._fetched_at = self._clock()
         try:
             document = await self._fetch()
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, KeyError, TypeError):
             return  # keep the keys we have; the token is refused if none of them fits
         keys: dict[str, jwt.PyJWK] = {}
         for entry in document.get("keys") or ():
@@ -167,16 +168,18 @@ def http_jwks_fetcher(jwks_url: str | None, issuer: str, ca_file: str | None, ti
     """Fetches the JWKS from ``jwks_url``, or from the issuer's discovery document when unset."""
 
     async def fetch() -> dict[str, Any]:
-        verify: Any = ssl.create_default_context(cafile=ca_file) if ca_file else True
-        async with httpx.AsyncClient(verify=verify, timeout=timeout, follow_redirects=False) as client:
-            url = jwks_url
-            if url is None:
-                discovery = await client.get(issuer.rstrip("/") + "/.well-known/openid-configuration")
-                discovery.raise_for_status()
-                url = discovery.json()["jwks_uri"]
-            response = await client.get(str(url))
-            response.raise_for_status()
-            document = response.json()
+        context = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        connector = aiohttp.TCPConnector(ssl=context)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as client:
+
+            async def get_json(url: str) -> Any:
+                async with client.get(url, allow_redirects=False) as response:
+                    if response.status != 200:
+                        raise ValueError(f"HTTP {response.status}")
+                    return json.loads(await response.read())
+
+            url = jwks_url or (await get_json(issuer.rstrip("/") + "/.well-known/openid-configuration"))["jwks_uri"]
+            document = await get_json(str(url))
         if not isinstance(document, dict):
             raise ValueError("a JWKS is a JSON object")
         return document

@@ -10,21 +10,20 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-import httpx
 from pydantic import BaseModel
 from tda_contract import API_VERSION
 
 from .cache import ResourceStore, slim
 from .deps import Facade
-from .kube import FIELD_MANAGER, Caller, custom_path
+from .kube import FIELD_MANAGER, ApiResponse, Caller, Unreachable, custom_path
 from .problems import Problem, from_kube_status
 
 
 async def call(facade: Facade, method: str, path: str, caller: Caller, body: Any = None,
-               params: dict[str, str] | None = None) -> httpx.Response:
+               params: dict[str, str] | None = None) -> ApiResponse:
     try:
         return await facade.kube.request(method, path, caller=caller, body=body, params=params)
-    except httpx.HTTPError:
+    except Unreachable:
         raise Problem(503, "the Kubernetes API server could not be reached; try again") from None
 
 
