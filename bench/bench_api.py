@@ -4,7 +4,8 @@ On the local platform (reused when it runs, started otherwise; ``TDA_STATE_DIR``
 private one) this starts ``tda-server`` as its own process under the ``tda-api``
 ServiceAccount of examples/rbac/api.yaml, makes a user ServiceAccount with rights in one
 fresh namespace, and then, from a separate load-generator process on loopback
-(asyncio, keep-alive HTTP/1.1, ``--connections`` at once):
+(bench/loadgen, in Go so that its own CPU stays small beside the facade's on a 2-core
+machine; keep-alive HTTP/1.1, ``--connections`` at once):
 
 1. GETs one TDAJob through the facade for ``--seconds`` (the cached path: TokenReview and
    SubjectAccessReview answers cached, the object from the watch-fed cache);
@@ -13,22 +14,18 @@ fresh namespace, and then, from a separate load-generator process on loopback
 
 Jobs are created suspended, so no pods run and the numbers are the request paths'. The last
 line of output is one JSON object: get_rps, get_p95_ms, post_rps, post_p95_ms, raw_create_rps,
-connections.
+connections, and the CPU per request of the facade and of the load generator (ms).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import ssl
-import statistics
+import resource
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
@@ -43,97 +40,31 @@ def _say(message: str) -> None:
 
 # ------------------------------------------------------------------------------ load generator
 
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection; enough of the protocol for JSON requests and answers."""
-
-    def __init__(self, url: str, headers: list[tuple[str, str]], context: ssl.SSLContext | None) -> None:
-        parts = urllib.parse.urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
-        self.context = context if parts.scheme == "https" else None
-        self.headers = "".join(f"{k}: {v}\r\n" for k, v in headers)
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port, ssl=self.context)
-        assert self.reader is not None
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        await self.reader.readexactly(length)
-        return int(status_line.split()[1])
+LOADGEN_SOURCE = REPO / "bench" / "loadgen"
+LOADGEN = REPO / "build" / "loadgen"
 
 
-async def _run_load(url: str, token: str, mode: str, path: str, connections: int, seconds: float,
-                    creates: int, body_template: str, ca_file: str | None,
-                    extra_headers: list[tuple[str, str]]) -> dict[str, Any]:
-    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
-    headers = [("Authorization", f"Bearer {token}"), ("Accept", "application/json"), *extra_headers]
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    counter = iter(range(creates))
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        conn = Connection(url, headers, context)
-        while True:
-            if mode == "get":
-                if time.perf_counter() >= deadline:
-                    return
-                method, body = "GET", b""
-            else:
-                index = next(counter, None)
-                if index is None:
-                    return
-                method, body = "POST", body_template.replace("@INDEX@", str(index)).encode()
-            started = time.perf_counter()
-            status = await conn.request(method, path, body)
-            latencies.append(time.perf_counter() - started)
-            statuses[status] = statuses.get(status, 0) + 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
-    return {"requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
-            "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
-            "p95_ms": 1000 * p95 if p95 is not None else None, "statuses": statuses}
-
-
-def load_main(argv: list[str]) -> None:
-    """Entry of the load-generator process: one phase, its figures as JSON on stdout."""
-    parser = argparse.ArgumentParser()
-    for flag in ("--url", "--token", "--mode", "--path", "--body", "--ca", "--headers"):
-        parser.add_argument(flag, default=None)
-    parser.add_argument("--connections", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--creates", type=int, default=0)
-    args = parser.parse_args(argv)
-    result = asyncio.run(_run_load(args.url, args.token, args.mode, args.path, args.connections, args.seconds,
-                                   args.creates, args.body or "", args.ca,
-                                   [tuple(pair) for pair in json.loads(args.headers or "[]")]))
-    print(json.dumps(result))
+def build_loadgen() -> Path:
+    """The Go load generator (standard library only; Go's build cache makes a rebuild instant)."""
+    LOADGEN.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["go", "build", "-o", str(LOADGEN), "."], cwd=LOADGEN_SOURCE, check=True,
+                   env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}, timeout=600)
+    return LOADGEN
 
 
 def load_phase(**options: Any) -> dict[str, Any]:
-    argv = [sys.executable, __file__, "--load"]
+    """One phase of load from a separate process; its figures, plus its own CPU per request."""
+    argv = [str(LOADGEN)]
     for key, value in options.items():
         if value is not None:
-            argv += [f"--{key}", str(value)]
+            argv.append(f"-{key}={value}")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=900).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["loadgen_cpu_ms_per_request"] = round(1000 * cpu / max(result["requests"], 1), 3)
+    return result
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -151,9 +82,6 @@ def tdajob(name: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--load":
-        load_main(sys.argv[2:])
-        return
     parser = argparse.ArgumentParser(prog="bench-api", description=__doc__)
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -173,6 +101,7 @@ def main() -> None:
     from tda_dev import platform as local
     from tda_dev.net import free_port
 
+    build_loadgen()
     info = local.current() or local.up()
     api_client = config.new_client_from_config(str(info.kubeconfig))
     core = client.CoreV1Api(api_client)
@@ -240,6 +169,9 @@ def main() -> None:
             "get_rps": round(get["rps"], 1), "get_p95_ms": round(get["p95_ms"], 1),
             "post_rps": round(post["rps"], 1), "post_p95_ms": round(post["p95_ms"], 1),
             "raw_create_rps": round(raw["rps"], 1), "connections": args.connections,
+            "get_facade_cpu_ms": round(1000 * get_cpu / max(get["requests"], 1), 3),
+            "get_loadgen_cpu_ms": get["loadgen_cpu_ms_per_request"],
+            "post_facade_cpu_ms": round(1000 * post_cpu / max(post["requests"], 1), 3),
         }))
     finally:
         if server is not None:

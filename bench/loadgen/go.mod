@@ -1,0 +1,3 @@
+module tda-platform/bench/loadgen
+
+go 1.22
