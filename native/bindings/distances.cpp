@@ -1,6 +1,8 @@
-// Binding of the diagram distances: (n, 2) float64 arrays in, a float out; interruptible.
+// Binding of the diagram distances: (n, 2) float64 arrays in, a float (and a matching) out;
+// interruptible.
 #include <pybind11/numpy.h>
 
+#include <limits>
 #include <span>
 #include <string>
 
@@ -39,13 +41,13 @@ double bottleneck(const DiagramArray& d1, const DiagramArray& d2, double delta) 
                            small(a, b));
 }
 
-double wasserstein(const DiagramArray& d1, const DiagramArray& d2, double p, double delta) {
+double wasserstein(const DiagramArray& d1, const DiagramArray& d2, double p, double delta, double internal_p) {
   const auto a = as_points(d1, "d1");
   const auto b = as_points(d2, "d2");
   distances::AuctionStats stats;
   const double value = run_interruptible(
       [&](const CancelFlag* cancel) {
-        const double w = distances::wasserstein(a, b, p, delta, cancel);
+        const double w = distances::wasserstein(a, b, p, delta, cancel, nullptr, internal_p);
         stats = distances::last_wasserstein_stats();
         return w;
       },
@@ -54,13 +56,15 @@ double wasserstein(const DiagramArray& d1, const DiagramArray& d2, double p, dou
   return value;
 }
 
-// The distance and an optimal matching as an (k, 2) int64 array (-1: the diagonal).
-pybind11::tuple wasserstein_matching(const DiagramArray& d1, const DiagramArray& d2, double p) {
+// Runs distance(a, b, cancel, &matching); returns the distance and the matching as
+// an (k, 2) int64 array (-1: the diagonal).
+template <class Distance>
+pybind11::tuple with_matching(const DiagramArray& d1, const DiagramArray& d2, Distance&& distance) {
   const auto a = as_points(d1, "d1");
   const auto b = as_points(d2, "d2");
   distances::Matching matching;
   const double value = run_interruptible(
-      [&](const CancelFlag* cancel) { return distances::wasserstein(a, b, p, 0.0, cancel, &matching); }, small(a, b));
+      [&](const CancelFlag* cancel) { return distance(a, b, cancel, &matching); }, small(a, b));
   pybind11::array_t<std::int64_t> pairs({static_cast<pybind11::ssize_t>(matching.size()), pybind11::ssize_t{2}});
   auto m = pairs.mutable_unchecked<2>();
   for (std::size_t k = 0; k < matching.size(); ++k) {
@@ -70,15 +74,32 @@ pybind11::tuple wasserstein_matching(const DiagramArray& d1, const DiagramArray&
   return pybind11::make_tuple(value, pairs);
 }
 
+pybind11::tuple bottleneck_matching(const DiagramArray& d1, const DiagramArray& d2) {
+  return with_matching(d1, d2, [](auto a, auto b, const CancelFlag* cancel, distances::Matching* matching) {
+    return distances::bottleneck(a, b, 0.0, cancel, matching);
+  });
+}
+
+pybind11::tuple wasserstein_matching(const DiagramArray& d1, const DiagramArray& d2, double p, double internal_p) {
+  return with_matching(d1, d2, [&](auto a, auto b, const CancelFlag* cancel, distances::Matching* matching) {
+    return distances::wasserstein(a, b, p, 0.0, cancel, matching, internal_p);
+  });
+}
+
 }  // namespace
 
 void bind_distances(pybind11::module_& m) {
   namespace py = pybind11;
+  const double inf = std::numeric_limits<double>::infinity();
   m.def("bottleneck", &bottleneck, py::arg("d1"), py::arg("d2"), py::arg("delta") = 0.0,
         "Bottleneck distance (L-infinity ground metric) between two (n, 2) diagrams.");
+  m.def("bottleneck_matching", &bottleneck_matching, py::arg("d1"), py::arg("d2"),
+        "Exact bottleneck distance and an optimal matching ((k, 2) indices, -1 = diagonal).");
   m.def("wasserstein", &wasserstein, py::arg("d1"), py::arg("d2"), py::arg("p") = 1.0, py::arg("delta") = 0.01,
-        "p-Wasserstein distance (L-infinity ground metric) between two (n, 2) diagrams.");
+        py::arg("internal_p") = inf,
+        "p-Wasserstein distance (L_internal_p ground metric) between two (n, 2) diagrams.");
   m.def("wasserstein_matching", &wasserstein_matching, py::arg("d1"), py::arg("d2"), py::arg("p") = 1.0,
+        py::arg("internal_p") = inf,
         "Exact p-Wasserstein distance and an optimal matching ((k, 2) indices, -1 = diagonal).");
   m.def(
       "wasserstein_stats",

@@ -1,4 +1,4 @@
-// Bottleneck and Wasserstein distances between persistence diagrams (L-infinity ground metric).
+// Bottleneck and Wasserstein distances between persistence diagrams.
 //
 // Reduction to bipartite matching (Kerber, Morozov, Nigmetov, "Geometry helps to
 // compare persistence diagrams"): every point may also go to the diagonal, and the
@@ -12,15 +12,19 @@
 // e-close graph, whose edges are L-infinity range queries on a static kd-tree.
 // Bisection on e narrows the answer to an interval; the answer is one of the
 // pairwise distances or half-persistences in it, found by bisection over those.
+// A matching of that cost is then assembled from the two covering matchings
+// along the constructive proof of the theorem.
 //
-// Wasserstein: small problems are solved exactly (Hungarian method); large ones by
-// Bertsekas' auction with epsilon-scaling. Diagonal items are interchangeable, so a
-// real bidder only looks at the two cheapest of them, and the diagonal bidders
-// (identical) at the two cheapest items for them (heaps keyed by price); a real
-// bidder's best real items come from a kd-tree pruned by lower bounds of prices.
+// Wasserstein (L_q ground metric, q = internal_p): small problems are solved
+// exactly (Hungarian method); large ones by Bertsekas' auction with epsilon-scaling.
+// Diagonal items are interchangeable, so a real bidder only looks at the two
+// cheapest of them, and the diagonal bidders (identical) at the two cheapest items
+// for them (heaps keyed by price); a real bidder's best real items come from a
+// kd-tree pruned by lower bounds of prices (the L_q distance to a node's box).
 // After each phase the prices give a dual lower bound
 //   OPT >= sum_i min_j (c_ij + p_j) - sum_j p_j,
-// and the auction stops once the assignment is within (1 + delta)^p of it.
+// and the auction stops once the assignment is within (1 + delta)^p of it: a
+// bound that holds for any costs, so for every q.
 #include "tda/distances.hpp"
 
 #include <algorithm>
@@ -43,8 +47,35 @@ constexpr Id kNoId = std::numeric_limits<Id>::max();
 
 thread_local AuctionStats g_stats;
 
+// Norms of coordinate gaps dx, dy >= 0, and the factor 2^(1/q) by which the L_q
+// distance of (b, d) to its orthogonal projection on the diagonal exceeds |d - b| / 2.
+// Two types rather than one with a branch on q, so that the default L-infinity
+// costs keep their inner loops free of it (same code and speed as before L_q).
+struct MaxNorm {
+  double operator()(double dx, double dy) const { return std::max(dx, dy); }
+  static constexpr double diagonal_scale() { return 1.0; }
+};
+
+class LqNorm {  // 1 <= q < inf
+ public:
+  explicit LqNorm(double q) : q_(q), diagonal_scale_(std::exp2(1 / q)) {}
+  // hi * (1 + (lo/hi)^q)^(1/q): no power overflows before the norm does; exact when
+  // one gap is 0 (so on a common birth every L_q distance is the gap of deaths).
+  double operator()(double dx, double dy) const {
+    if (q_ == 1) return dx + dy;
+    const double hi = std::max(dx, dy);
+    if (hi == 0 || hi == kInf) return hi;
+    const double r = std::min(dx, dy) / hi;
+    return hi * (q_ == 2 ? std::sqrt(1 + r * r) : std::pow(1 + std::pow(r, q_), 1 / q_));
+  }
+  double diagonal_scale() const { return diagonal_scale_; }
+
+ private:
+  double q_, diagonal_scale_;
+};
+
 double linf(const Point& a, const Point& b) {
-  return std::max(std::abs(a.birth - b.birth), std::abs(a.death - b.death));
+  return MaxNorm{}(std::abs(a.birth - b.birth), std::abs(a.death - b.death));
 }
 // Halving first: d - b overflows for huge opposite values, d/2 - b/2 cannot (and
 // halving is exact above the subnormal range, so the result is the same otherwise).
@@ -84,14 +115,29 @@ Parts split(Diagram d) {
   return parts;
 }
 
-// On a line the sorted matching is optimal for every convex cost of the gap.
-// Calls cost(gap) per matched pair and, with `matching`, records the pairs by input
-// position; false if some kind has different counts.
+// Appends (a's point i, b's point j) by input position; kNoId stands for the diagonal.
+void add_pair(Matching* matching, const std::vector<Id>& a_id, Id i, const std::vector<Id>& b_id, Id j) {
+  matching->push_back({i == kNoId ? -1 : std::int64_t(a_id[i]), j == kNoId ? -1 : std::int64_t(b_id[j])});
+}
+
+// Everything but the finite off-diagonal points: points on the diagonal stay there,
+// infinite points are matched within their kind. On a line the sorted matching is
+// optimal for every convex cost of the gap, and for the largest gap. Calls
+// cost(gap) per matched pair and, with `matching`, records the pairs; false (and
+// `matching` left empty) if some kind has different counts.
 template <class F>
-bool match_infinite(Parts& a, Parts& b, F&& cost, Matching* matching = nullptr) {
+bool match_outside_finite(const Parts& a, const Parts& b, F&& cost, Matching* matching) {
+  if (matching) {
+    matching->clear();
+    for (Id i = 0; i < a.on_diagonal.size(); ++i) add_pair(matching, a.on_diagonal, i, {}, kNoId);
+    for (Id j = 0; j < b.on_diagonal.size(); ++j) add_pair(matching, {}, kNoId, b.on_diagonal, j);
+  }
   for (std::size_t k = 1; k < a.infinite.size(); ++k) {
     auto &x = a.infinite[k], &y = b.infinite[k];
-    if (x.size() != y.size()) return false;
+    if (x.size() != y.size()) {
+      if (matching) matching->clear();
+      return false;
+    }
     auto sorted_order = [](const std::vector<double>& v) {
       std::vector<Id> order(v.size());
       for (Id i = 0; i < order.size(); ++i) order[i] = i;
@@ -101,7 +147,7 @@ bool match_infinite(Parts& a, Parts& b, F&& cost, Matching* matching = nullptr) 
     const auto ox = sorted_order(x), oy = sorted_order(y);
     for (std::size_t i = 0; i < x.size(); ++i) {
       cost(std::abs(x[ox[i]] - y[oy[i]]));
-      if (matching) matching->push_back({a.infinite_id[k][ox[i]], b.infinite_id[k][oy[i]]});
+      if (matching) add_pair(matching, a.infinite_id[k], ox[i], b.infinite_id[k], oy[i]);
     }
   }
   return true;
@@ -184,8 +230,19 @@ class FarPointCover {
  public:
   FarPointCover(const Points& left, const BoxTree& right, double radius, const CancelFlag* cancel)
       : radius_(radius), grid_(right), cancel_(cancel) {
-    for (const Point& p : left)
-      if (to_diagonal(p) > radius) far_.push_back(p);
+    for (Id id = 0; id < left.size(); ++id)
+      if (to_diagonal(left[id]) > radius) {
+        far_.push_back(left[id]);
+        far_id_.push_back(id);
+      }
+  }
+
+  // After exists() returned true: the right point matched to each of the n_left left
+  // points (kNoId: unmatched, not far).
+  std::vector<Id> partners(std::size_t n_left) const {
+    std::vector<Id> partner(n_left, kNoId);
+    for (Id l = 0; l < far_.size(); ++l) partner[far_id_[l]] = match_left_[l];
+    return partner;
   }
 
   bool exists() {
@@ -266,6 +323,7 @@ class FarPointCover {
   const BoxTree& grid_;
   const CancelFlag* cancel_;
   Points far_;
+  std::vector<Id> far_id_;  // position of each far point in `left`
   std::vector<Id> match_left_, match_right_, layer_;
   Id free_layer_ = kUnreached;
 };
@@ -320,6 +378,33 @@ class BottleneckSearch {
     return candidates[first];
   }
 
+  // A matching of cost <= radius, for a radius at which at_most() holds: the partner
+  // in b of each point of a (kNoId: the diagonal). Mendelsohn-Dulmage, constructively:
+  // m1 covers a's far points, m2 b's. In the union of the two matchings every
+  // component is a path or an even cycle, and m1's edges serve it unless it holds a
+  // point of b covered by m2 alone (which may be far): that one starts a path
+  // alternating m2, m1, m2, ... along which m2's edges are taken instead. Every
+  // point left out is covered by a single matching that does not need it, so is
+  // within radius of the diagonal.
+  std::vector<Id> matching(double radius) const {
+    FarPointCover cover_a(a_, tree_b_, radius, cancel_), cover_b(b_, tree_a_, radius, cancel_);
+    if (!cover_a.exists() || !cover_b.exists()) throw std::logic_error("bottleneck: radius not feasible");
+    const std::vector<Id> m1 = cover_a.partners(a_.size()), m2 = cover_b.partners(b_.size());
+    std::vector<Id> partner = m1, covered_by_m1(b_.size(), kNoId);
+    for (Id i = 0; i < m1.size(); ++i)
+      if (m1[i] != kNoId) covered_by_m1[m1[i]] = i;
+    for (Id start = 0; start < b_.size(); ++start) {
+      if (m2[start] == kNoId || covered_by_m1[start] != kNoId) continue;
+      for (Id j = start; j != kNoId && m2[j] != kNoId;) {
+        const Id i = m2[j];
+        const Id displaced = m1[i];  // its m2 edge, if any, is taken next
+        partner[i] = j;
+        j = displaced;
+      }
+    }
+    return partner;
+  }
+
  private:
   const Points& a_;
   const Points& b_;
@@ -339,24 +424,51 @@ struct PowerCost {
   }
 };
 
+// The one cost function of every Wasserstein path: a pair costs the p-th power of
+// its L_q distance; a point sent to the diagonal goes to its orthogonal projection,
+// L_q distance |d - b| / 2 * 2^(1/q) (GUDHI's definition).
+template <class Norm>
+class Cost {
+ public:
+  Cost(double p, Norm norm) : pw_{p}, norm_(norm) {}
+
+  double p() const { return pw_.p; }
+  double power(double x) const { return pw_(x); }
+  // The L_q distance to the diagonal, before the power.
+  double distance_to_diagonal(const Point& x) const { return to_diagonal(x) * norm_.diagonal_scale(); }
+  double diagonal(const Point& x) const { return pw_(distance_to_diagonal(x)); }
+  // Coordinate gaps dx, dy >= 0 (also a lower bound for a box of points).
+  double gaps(double dx, double dy) const { return pw_(norm_(dx, dy)); }
+  double pair(const Point& x, const Point& y) const {
+    return gaps(std::abs(x.birth - y.birth), std::abs(x.death - y.death));
+  }
+
+ private:
+  PowerCost pw_;
+  Norm norm_;
+};
+
 // Rows: points of a, then n_b diagonal copies; columns: points of b, then n_a
 // diagonal copies. Any diagonal copy costs the distance to the diagonal.
+template <class C>
 struct AssignmentCost {
   const Points& a;
   const Points& b;
-  PowerCost pw;
+  const C& cost;
   double operator()(std::size_t i, std::size_t j) const {
     const bool real_i = i < a.size(), real_j = j < b.size();
-    if (real_i && real_j) return pw(linf(a[i], b[j]));
-    if (real_i) return pw(to_diagonal(a[i]));
-    if (real_j) return pw(to_diagonal(b[j]));
+    if (real_i && real_j) return cost.pair(a[i], b[j]);
+    if (real_i) return cost.diagonal(a[i]);
+    if (real_j) return cost.diagonal(b[j]);
     return 0.0;
   }
 };
 
 // Hungarian method with potentials, O(n^3) (shortest augmenting paths).
 // With `assignment`, also the row assigned to each column (0-based).
-double hungarian(const AssignmentCost& cost, const CancelFlag* cancel, std::vector<std::size_t>* assignment = nullptr) {
+template <class C>
+double hungarian(const AssignmentCost<C>& cost, const CancelFlag* cancel,
+                 std::vector<std::size_t>* assignment = nullptr) {
   const std::size_t n = cost.a.size() + cost.b.size();
   std::vector<double> u(n + 1, 0), v(n + 1, 0), min_slack(n + 1);
   std::vector<std::size_t> row_of(n + 1, 0), way(n + 1, 0);
@@ -410,7 +522,7 @@ double hungarian(const AssignmentCost& cost, const CancelFlag* cancel, std::vect
 }
 
 // kd-tree over the items of the auction that are real points, for the best and
-// second-best offers of a real bidder: minimise pw(linf(q, b)) + price(b). Each
+// second-best offers of a real bidder: minimise cost.pair(q, b) + price(b). Each
 // node keeps its bounding box and a lower bound on its prices; prices only rise
 // during a phase, so a stale bound stays a valid bound and is refreshed upwards
 // on every price change.
@@ -427,10 +539,10 @@ class PricedKdTree {
         for (Id k = nodes_[v].begin; k < nodes_[v].end; ++k) leaf_of_[k] = v;
   }
 
-  template <class Offer>
-  void search(const Point& q, const PowerCost& pw, const std::vector<double>& price, double& bound,
+  template <class C, class Offer>
+  void search(const Point& q, const C& cost, const std::vector<double>& price, double& bound,
               Offer&& offer) const {
-    if (!nodes_.empty()) visit(0, q, pw, price, bound, offer);
+    if (!nodes_.empty()) visit(0, q, cost, price, bound, offer);
   }
 
   void price_rose(Id item, const std::vector<double>& price) {
@@ -486,27 +598,28 @@ class PricedKdTree {
     return v;
   }
 
-  double lower_bound(const Node& n, const Point& q, const PowerCost& pw) const {
+  template <class C>
+  double lower_bound(const Node& n, const Point& q, const C& cost) const {
     const double dx = std::max({n.x0 - q.birth, q.birth - n.x1, 0.0});
     const double dy = std::max({n.y0 - q.death, q.death - n.y1, 0.0});
-    return pw(std::max(dx, dy)) + n.min_price;
+    return cost.gaps(dx, dy) + n.min_price;
   }
 
-  template <class Offer>
-  void visit(Id v, const Point& q, const PowerCost& pw, const std::vector<double>& price, double& bound,
+  template <class C, class Offer>
+  void visit(Id v, const Point& q, const C& cost, const std::vector<double>& price, double& bound,
              Offer& offer) const {
     const Node& n = nodes_[v];
     if (n.left == kNoId) {
       for (Id k = n.begin; k < n.end; ++k) {
-        const double c = pw(linf(q, pts_[k])) + price[k];
+        const double c = cost.pair(q, pts_[k]) + price[k];
         if (c < bound) offer(c, k);
       }
       return;
     }
-    const double bl = lower_bound(nodes_[n.left], q, pw), br = lower_bound(nodes_[n.right], q, pw);
+    const double bl = lower_bound(nodes_[n.left], q, cost), br = lower_bound(nodes_[n.right], q, cost);
     const Id first = bl <= br ? n.left : n.right, second = bl <= br ? n.right : n.left;
-    if (std::min(bl, br) < bound) visit(first, q, pw, price, bound, offer);
-    if (std::max(bl, br) < bound) visit(second, q, pw, price, bound, offer);
+    if (std::min(bl, br) < bound) visit(first, q, cost, price, bound, offer);
+    if (std::max(bl, br) < bound) visit(second, q, cost, price, bound, offer);
   }
 
   Points& pts_;
@@ -563,13 +676,14 @@ class RisingKeyHeap {
 // Auction for min-cost assignment. Bidders: points of a (0..na-1), then nb
 // identical diagonal bidders. Items: points of b (0..nb-1), then na
 // interchangeable diagonal items.
+template <class C>
 class Auction {
  public:
-  Auction(const Points& a, Points& b, double p, const CancelFlag* cancel)
-      : cancel_(cancel), a_(a), b_(b), tree_(b), pw_{p}, na_(a.size()), nb_(b.size()), diagonal_items_(std::vector<double>(na_, 0.0)),
-        for_diagonal_bidders_(diagonal_costs(b, pw_)) {
-    for (const Point& q : b) diag_b_.push_back(pw_(to_diagonal(q)));
-    for (const Point& q : a) diag_a_.push_back(pw_(to_diagonal(q)));
+  // b is reordered (by the kd-tree) before its diagonal costs are taken.
+  Auction(const Points& a, Points& b, const C& cost, const CancelFlag* cancel)
+      : cancel_(cancel), a_(a), b_(b), tree_(b), cost_(cost), na_(a.size()), nb_(b.size()),
+        diag_a_(diagonal_costs(a, cost)), diag_b_(diagonal_costs(b, cost)),
+        diagonal_items_(std::vector<double>(na_, 0.0)), for_diagonal_bidders_(diag_b_) {
     price_.assign(na_ + nb_, 0.0);
     tree_.reset_prices(price_);
   }
@@ -582,7 +696,7 @@ class Auction {
     for (double c : diag_b_) top = std::max(top, c);
     if (top == 0 && nb_ > 0 && na_ > 0) top = 1;
     if (top == 0) return 0;
-    const double factor = std::pow(1 + delta, pw_.p);
+    const double factor = std::pow(1 + delta, cost_.p());
     double eps = top / 4;
     double primal = 0;
     for (int phase = 0; phase < 64; ++phase) {
@@ -615,16 +729,16 @@ class Auction {
     }
   };
 
-  static std::vector<double> diagonal_costs(const Points& pts, const PowerCost& pw) {
+  static std::vector<double> diagonal_costs(const Points& pts, const C& cost) {
     std::vector<double> c;
-    for (const Point& q : pts) c.push_back(pw(to_diagonal(q)));
+    for (const Point& q : pts) c.push_back(cost.diagonal(q));
     return c;
   }
 
   Bid best_for_real(Id i) const {
     Bid bid;
     diagonal_items_.two_smallest([&](double p, Id k) { bid.offer(diag_a_[i] + p, Id(nb_ + k)); });
-    tree_.search(a_[i], pw_, price_, bid.second, [&](double c, Id j) { bid.offer(c, j); });
+    tree_.search(a_[i], cost_, price_, bid.second, [&](double c, Id j) { bid.offer(c, j); });
     return bid;
   }
 
@@ -672,7 +786,7 @@ class Auction {
 
   double cost(Id i, Id j) const {
     const bool real_i = i < na_, real_j = j < nb_;
-    if (real_i && real_j) return pw_(linf(a_[i], b_[j]));
+    if (real_i && real_j) return cost_.pair(a_[i], b_[j]);
     if (real_i) return diag_a_[i];
     if (real_j) return diag_b_[j];
     return 0.0;
@@ -696,7 +810,7 @@ class Auction {
   const Points& a_;
   const Points& b_;
   PricedKdTree tree_;
-  PowerCost pw_;
+  C cost_;
   std::size_t na_, nb_;
   std::vector<double> diag_a_, diag_b_, price_;
   RisingKeyHeap diagonal_items_;        // diagonal item -> price
@@ -708,12 +822,14 @@ class Auction {
 constexpr std::size_t kExactAssignmentSize = 256;
 
 // When every point of both diagrams is born at the same value (H0 of a Rips
-// filtration: all at 0), two points are |d - d'| apart and the problem lives on a
-// line. For a convex cost of |d - d'|, some optimal matching pairs the sorted deaths
-// of its matched points in order (crossing pairs can be uncrossed at no loss), so a
-// dynamic programme over the two sorted sequences -- match the next two, or send
-// the next point of either to the diagonal -- is exact, in O(|a| |b|) time.
-std::optional<double> same_birth_assignment(const Points& a, const Points& b, const PowerCost& pw,
+// filtration: all at 0), two points are |d - d'| apart in every L_q norm and the
+// problem lives on a line. For a convex cost of |d - d'|, some optimal matching
+// pairs the sorted deaths of its matched points in order (crossing pairs can be
+// uncrossed at no loss), so a dynamic programme over the two sorted sequences --
+// match the next two, or send the next point of either to the diagonal -- is
+// exact, in O(|a| |b|) time.
+template <class C>
+std::optional<double> same_birth_assignment(const Points& a, const Points& b, const C& cost,
                                            const CancelFlag* cancel) {
   const double birth = a.front().birth;
   for (const Points* pts : {&a, &b})
@@ -727,59 +843,40 @@ std::optional<double> same_birth_assignment(const Points& a, const Points& b, co
     return d;
   };
   const std::vector<double> da = deaths(a), db = deaths(b);
-  auto diagonal = [&](double death) { return pw(to_diagonal({birth, death})); };
-  std::vector<double> row(db.size() + 1), next(db.size() + 1);
+  std::vector<double> diagonal_b(db.size()), row(db.size() + 1), next(db.size() + 1);
+  for (std::size_t j = 0; j < db.size(); ++j) diagonal_b[j] = cost.diagonal({birth, db[j]});
   row[0] = 0;
-  for (std::size_t j = 0; j < db.size(); ++j) row[j + 1] = row[j] + diagonal(db[j]);
+  for (std::size_t j = 0; j < db.size(); ++j) row[j + 1] = row[j] + diagonal_b[j];
   CancelPoll poll(cancel, 64);
   for (double x : da) {
     poll();
-    next[0] = row[0] + diagonal(x);
+    const double diagonal_x = cost.diagonal({birth, x});
+    next[0] = row[0] + diagonal_x;
     for (std::size_t j = 0; j < db.size(); ++j)
-      next[j + 1] = std::min({row[j + 1] + diagonal(x), next[j] + diagonal(db[j]), row[j] + pw(std::abs(x - db[j]))});
+      next[j + 1] =
+          std::min({row[j + 1] + diagonal_x, next[j] + diagonal_b[j], row[j] + cost.power(std::abs(x - db[j]))});
     std::swap(row, next);
   }
   return row.back();
 }
 
-}  // namespace
-
-double bottleneck(Diagram a, Diagram b, double delta, const CancelFlag* cancel) {
-  if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
-  Parts pa = split(a), pb = split(b);
-  double result = 0;
-  if (!match_infinite(pa, pb, [&](double gap) { result = std::max(result, gap); })) return kInf;
-  return std::max(result, BottleneckSearch(pa.finite, pb.finite, cancel).solve(delta));
-}
-
-double wasserstein(Diagram a, Diagram b, double order, double delta, const CancelFlag* cancel, Matching* matching) {
-  if (!(order >= 1) || std::isinf(order)) throw std::invalid_argument("p: must be a finite number >= 1");
-  if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
-  g_stats = {};
-  Parts pa = split(a), pb = split(b);
-  const PowerCost pw{order};
-  std::vector<double> gaps;
-  if (matching) {
-    matching->clear();
-    for (Id i : pa.on_diagonal) matching->push_back({std::int64_t(i), -1});
-    for (Id j : pb.on_diagonal) matching->push_back({-1, std::int64_t(j)});
-  }
-  if (!match_infinite(pa, pb, [&](double gap) { gaps.push_back(gap); }, matching)) {
-    if (matching) matching->clear();
-    return kInf;
-  }
+// wasserstein() once the points off the finite plane are matched (their gaps in
+// `gaps`): the finite points, for one ground metric.
+template <class C>
+double finite_wasserstein(Parts& pa, Parts& pb, const std::vector<double>& gaps, const C& cost, double delta,
+                          const CancelFlag* cancel, Matching* matching) {
   Points& fa = pa.finite;
   Points& fb = pb.finite;
   // Work in units of 2^e, about the largest distance to the diagonal (an exact
   // rescaling): p-th powers and the auction's epsilon steps stay in range.
   double largest = 0;
   for (const Points* pts : {&fa, &fb})
-    for (const Point& q : *pts) largest = std::max(largest, to_diagonal(q));
+    for (const Point& q : *pts) largest = std::max(largest, cost.distance_to_diagonal(q));
   for (double g : gaps) largest = std::max(largest, g);
   if (largest == 0) {  // every point on the diagonal or matched at distance 0
     if (matching) {
-      for (Id i : pa.finite_id) matching->push_back({std::int64_t(i), -1});
-      for (Id j : pb.finite_id) matching->push_back({-1, std::int64_t(j)});
+      for (Id i = 0; i < fa.size(); ++i) add_pair(matching, pa.finite_id, i, {}, kNoId);
+      for (Id j = 0; j < fb.size(); ++j) add_pair(matching, {}, kNoId, pb.finite_id, j);
     }
     return 0;
   }
@@ -789,34 +886,69 @@ double wasserstein(Diagram a, Diagram b, double order, double delta, const Cance
   for (Points* pts : {&fa, &fb})
     for (Point& q : *pts) q = {std::ldexp(q.birth, -e), std::ldexp(q.death, -e)};
   double fixed = 0;
-  for (double g : gaps) fixed += pw(std::ldexp(g, -e));
+  for (double g : gaps) fixed += cost.power(std::ldexp(g, -e));
   if (matching) {  // the exact method, which yields its assignment
     g_stats.exact = true;
     std::vector<std::size_t> row_of;
-    const double finite = hungarian(AssignmentCost{fa, fb, pw}, cancel, &row_of);
+    const double finite = hungarian(AssignmentCost{fa, fb, cost}, cancel, &row_of);
     // rows: a's points then diagonal copies; columns: b's points then diagonal copies
     for (std::size_t j = 0; j < row_of.size(); ++j) {
       const std::size_t i = row_of[j];
       const bool real_i = i < fa.size(), real_j = j < fb.size();
       if (real_i || real_j)
-        matching->push_back({real_i ? std::int64_t(pa.finite_id[i]) : -1, real_j ? std::int64_t(pb.finite_id[j]) : -1});
+        add_pair(matching, pa.finite_id, real_i ? Id(i) : kNoId, pb.finite_id, real_j ? Id(j) : kNoId);
     }
-    return std::ldexp(std::pow(finite + fixed, 1.0 / order), e);
+    return std::ldexp(std::pow(finite + fixed, 1.0 / cost.p()), e);
   }
   if (fa.size() > fb.size()) std::swap(fa, fb);  // real bidders scan the items: fewer of them
   double finite = 0;
   if (fa.empty()) {
-    for (const Point& q : fb) finite += pw(to_diagonal(q));
-  } else if (auto line = same_birth_assignment(fa, fb, pw, cancel)) {
+    for (const Point& q : fb) finite += cost.diagonal(q);
+  } else if (auto line = same_birth_assignment(fa, fb, cost, cancel)) {
     g_stats.exact = true;
     finite = *line;
   } else if (delta == 0 || fa.size() + fb.size() <= kExactAssignmentSize) {
     g_stats.exact = true;
-    finite = hungarian(AssignmentCost{fa, fb, pw}, cancel);
+    finite = hungarian(AssignmentCost{fa, fb, cost}, cancel);
   } else {
-    finite = Auction(fa, fb, order, cancel).solve(delta, fixed);
+    finite = Auction(fa, fb, cost, cancel).solve(delta, fixed);
   }
-  return std::ldexp(std::pow(finite + fixed, 1.0 / order), e);
+  return std::ldexp(std::pow(finite + fixed, 1.0 / cost.p()), e);
+}
+
+
+}  // namespace
+
+double bottleneck(Diagram a, Diagram b, double delta, const CancelFlag* cancel, Matching* matching) {
+  if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
+  Parts pa = split(a), pb = split(b);
+  double result = 0;
+  if (!match_outside_finite(pa, pb, [&](double gap) { result = std::max(result, gap); }, matching)) return kInf;
+  const BottleneckSearch search(pa.finite, pb.finite, cancel);
+  if (!matching) return std::max(result, search.solve(delta));
+  const double radius = search.solve(0.0);
+  const std::vector<Id> partner = search.matching(radius);
+  std::vector<char> matched(pb.finite.size(), 0);
+  for (Id i = 0; i < partner.size(); ++i) {
+    add_pair(matching, pa.finite_id, i, pb.finite_id, partner[i]);
+    if (partner[i] != kNoId) matched[partner[i]] = 1;
+  }
+  for (Id j = 0; j < matched.size(); ++j)
+    if (!matched[j]) add_pair(matching, {}, kNoId, pb.finite_id, j);
+  return std::max(result, radius);
+}
+
+double wasserstein(Diagram a, Diagram b, double order, double delta, const CancelFlag* cancel, Matching* matching,
+                   double internal_p) {
+  if (!(order >= 1) || std::isinf(order)) throw std::invalid_argument("p: must be a finite number >= 1");
+  if (!(delta >= 0)) throw std::invalid_argument("delta: must be >= 0");
+  if (!(internal_p >= 1)) throw std::invalid_argument("internal_p: must be a number in [1, inf]");
+  g_stats = {};
+  Parts pa = split(a), pb = split(b);
+  std::vector<double> gaps;
+  if (!match_outside_finite(pa, pb, [&](double gap) { gaps.push_back(gap); }, matching)) return kInf;
+  if (internal_p == kInf) return finite_wasserstein(pa, pb, gaps, Cost(order, MaxNorm{}), delta, cancel, matching);
+  return finite_wasserstein(pa, pb, gaps, Cost(order, LqNorm(internal_p)), delta, cancel, matching);
 }
 
 AuctionStats last_wasserstein_stats() { return g_stats; }

@@ -106,8 +106,52 @@ TEST(Distances, BottleneckIsSymmetricAndBoundedByWasserstein) {
   }
 }
 
+TEST(Distances, InternalPIsTheGroundMetric) {
+  // (0, 4) <-> (1, 6): gaps (1, 2); to the diagonal 2 and 2.5 times 2^(1/q).
+  const std::vector<Point> x{{0, 4}}, y{{1, 6}}, none;
+  EXPECT_DOUBLE_EQ(wasserstein(x, y, 1.0, 0.0, nullptr, nullptr, 1.0), 3.0);
+  EXPECT_DOUBLE_EQ(wasserstein(x, y, 1.0, 0.0, nullptr, nullptr, 2.0), std::sqrt(5.0));
+  EXPECT_DOUBLE_EQ(wasserstein(x, y, 1.0, 0.0, nullptr, nullptr, kInf), 2.0);
+  EXPECT_DOUBLE_EQ(wasserstein(x, none, 2.0, 0.0, nullptr, nullptr, 2.0), 2 * std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(wasserstein(x, none, 1.0, 0.0, nullptr, nullptr, 1.0), 4.0);
+}
+
+// The largest cost of a matching (L-infinity), after checking that it covers every point once.
+double largest_cost(const std::vector<Point>& a, const std::vector<Point>& b, const tda::distances::Matching& m) {
+  std::vector<int> seen_a(a.size()), seen_b(b.size());
+  double largest = 0;
+  for (const auto& [i, j] : m) {
+    EXPECT_TRUE(i >= 0 || j >= 0);
+    if (i >= 0) ++seen_a[i];
+    if (j >= 0) ++seen_b[j];
+    const double c = i >= 0 && j >= 0 ? std::max(std::abs(a[i].birth - b[j].birth), std::abs(a[i].death - b[j].death))
+                                      : (i >= 0 ? (a[i].death - a[i].birth) / 2 : (b[j].death - b[j].birth) / 2);
+    largest = std::max(largest, c);
+  }
+  EXPECT_EQ(std::count(seen_a.begin(), seen_a.end(), 1), std::ptrdiff_t(a.size()));
+  EXPECT_EQ(std::count(seen_b.begin(), seen_b.end(), 1), std::ptrdiff_t(b.size()));
+  return largest;
+}
+
+TEST(Distances, BottleneckMatchingAttainsTheDistance) {
+  std::mt19937 rng(5);
+  for (int t = 0; t < 40; ++t) {
+    const auto a = random_diagram(rng, t % 13), b = random_diagram(rng, 25 - t % 17);
+    tda::distances::Matching m;
+    const double value = bottleneck(a, b, 0.5, nullptr, &m);  // exact whatever delta
+    EXPECT_EQ(value, bottleneck(a, b));
+    EXPECT_DOUBLE_EQ(largest_cost(a, b, m), value);
+  }
+  const std::vector<Point> inf_a{{0, kInf}}, none;
+  tda::distances::Matching m;
+  EXPECT_EQ(bottleneck(inf_a, none, 0.0, nullptr, &m), kInf);
+  EXPECT_TRUE(m.empty());
+}
+
 TEST(Distances, RejectsBadParameters) {
   const std::vector<Point> a{{0, 1}}, nan{{0, std::nan("")}};
+  EXPECT_THROW(wasserstein(a, a, 1.0, 0.0, nullptr, nullptr, 0.5), std::invalid_argument);
+  EXPECT_THROW(wasserstein(a, a, 1.0, 0.0, nullptr, nullptr, std::nan("")), std::invalid_argument);
   EXPECT_THROW(wasserstein(a, a, 0.5, 0.01), std::invalid_argument);
   EXPECT_THROW(bottleneck(a, a, -1.0), std::invalid_argument);
   EXPECT_THROW(bottleneck(a, nan), std::invalid_argument);

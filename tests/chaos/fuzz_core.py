@@ -106,9 +106,11 @@ TARGETS: dict[str, tuple[Callable[..., Any], st.SearchStrategy[dict[str, Any]]]]
         optional={"max_dim": small_ints, "construction": st.one_of(st.sampled_from(["V", "T", "x"]), params),
                   "n_threads": small_ints})),
     "bottleneck": (tda_core.bottleneck, st.fixed_dictionaries(
-        {"d1": diagrams(), "d2": diagrams()}, optional={"delta": params})),
+        {"d1": diagrams(), "d2": diagrams()}, optional={"delta": params, "matching": st.one_of(st.booleans(), params)})),
     "wasserstein": (tda_core.wasserstein, st.fixed_dictionaries(
-        {"d1": diagrams(), "d2": diagrams()}, optional={"p": params, "delta": params})),
+        {"d1": diagrams(), "d2": diagrams()},
+        optional={"p": params, "delta": params, "matching": st.one_of(st.booleans(), params),
+                  "internal_p": st.one_of(st.sampled_from([1.0, 2.0, 3.5, math.inf]), params)})),
     "delay_embedding": (tda_core.delay_embedding, st.fixed_dictionaries(
         {"series": arrays(max_dims=2, max_side=30), "dimension": small_ints},
         optional={"delay": small_ints, "stride": small_ints})),

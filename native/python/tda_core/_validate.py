@@ -35,6 +35,20 @@ def real(value: object, name: str, minimum: float | None = None, strict: bool = 
     return number
 
 
+def flag(value: object, name: str) -> bool:
+    """A bool (or numpy bool). The message does not repeat the value: callers may pass anything."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name}: must be a bool (True or False)")
+    return bool(value)
+
+
+def norm_exponent(value: object, name: str) -> float:
+    """The q of an L_q norm: a real number in [1, inf]. The message does not repeat the value."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) >= 1.0:
+        raise ValueError(f"{name}: must be a number in [1, inf]")
+    return float(value)
+
+
 #: The most values one vectorization returns (800 MB of float64): more is a mistake, not a curve.
 MAX_OUTPUT_VALUES = 100_000_000
 
