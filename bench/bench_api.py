@@ -70,10 +70,13 @@ def load_phase(**options: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ set-up
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU of processes so far (from /proc)."""
+    total = 0
+    for process in processes:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def tdajob(name: str) -> dict[str, Any]:
@@ -86,6 +89,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--creates", type=int, default=500)
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="tda-server processes; the load generator spreads its connections over them, "
+                             "as a Service spreads them over a Deployment's pods")
     args = parser.parse_args()
 
     import yaml
@@ -109,42 +115,46 @@ def main() -> None:
     namespace = f"bench-api-{uuid.uuid4().hex[:6]}"
     core.create_namespace({"metadata": {"name": namespace}})
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    server = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         user = make_user(api_client, core, namespace, "loader")
         kubeconfig = token_kubeconfig(info, service_account_token(core, "tda-system", "tda-api"), workdir / "kubeconfig")
-        port = free_port()
-        log = open(workdir / "tda-server.log", "wb")  # noqa: SIM115 - lives as long as the server
-        server = subprocess.Popen([sys.executable, "-m", "tda_api.cli", "--host", "127.0.0.1", "--port", str(port),
-                                   "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT,
-                                  env=dict(os.environ))
-        url = f"http://127.0.0.1:{port}"
+        urls = []
+        for replica in range(args.replicas):
+            port = free_port()
+            log = open(workdir / f"tda-server-{replica}.log", "wb")  # noqa: SIM115 - lives as long as the server
+            servers.append(subprocess.Popen(
+                [sys.executable, "-m", "tda_api.cli", "--host", "127.0.0.1", "--port", str(port),
+                 "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)))
+            urls.append(f"http://127.0.0.1:{port}")
+        url = ",".join(urls)
         import httpx
 
-        def ready() -> bool:
+        def status(address: str, path: str) -> int:
             try:
-                return httpx.get(url + "/readyz", timeout=2).status_code == 200
+                return httpx.get(address + path, headers=headers, timeout=5).status_code
             except httpx.HTTPError:
-                return False
+                return 0
 
-        wait_for("tda-server /readyz", ready, timeout=60)
         headers = {"Authorization": f"Bearer {user.token}"}
         jobs = f"/v1/namespaces/{namespace}/jobs"
-        assert httpx.post(url + jobs, json=tdajob("target"), headers=headers, timeout=30).status_code == 201
-        wait_for("the target in the cache", lambda: httpx.get(
-            f"{url}{jobs}/target", headers=headers, timeout=5).status_code == 200, timeout=30)
+        for address in urls:
+            wait_for("tda-server /readyz", lambda a=address: status(a, "/readyz") == 200, timeout=60)
+        assert httpx.post(urls[0] + jobs, json=tdajob("target"), headers=headers, timeout=30).status_code == 201
+        for address in urls:
+            wait_for("the target in the cache", lambda a=address: status(a, f"{jobs}/target") == 200, timeout=30)
 
         _say(f"GET {jobs}/target for {args.seconds:.0f}s over {args.connections} connections ...")
-        cpu = cpu_seconds(server.pid)
+        cpu = cpu_seconds(servers)
         get = load_phase(url=url, token=user.token, mode="get", path=f"{jobs}/target",
                          connections=args.connections, seconds=args.seconds)
-        get_cpu, cpu = cpu_seconds(server.pid) - cpu, cpu_seconds(server.pid)
+        get_cpu, cpu = cpu_seconds(servers) - cpu, cpu_seconds(servers)
         _say(f"GET: {get}; tda-server CPU {1000 * get_cpu / max(get['requests'], 1):.2f} ms per request")
         body = json.dumps(tdajob("api-@INDEX@"))
         _say(f"POST {args.creates} TDAJobs through the facade ...")
         post = load_phase(url=url, token=user.token, mode="post", path=jobs, body=body,
                           connections=args.connections, creates=args.creates)
-        post_cpu = cpu_seconds(server.pid) - cpu
+        post_cpu = cpu_seconds(servers) - cpu
         _say(f"POST: {post}; tda-server CPU {1000 * post_cpu / max(post['requests'], 1):.2f} ms per request")
         raw_body = json.dumps({"apiVersion": "tda.io/v1alpha1", "kind": "TDAJob", **tdajob("raw-@INDEX@")})
         admin = yaml.safe_load(Path(info.kubeconfig).read_text())["clusters"][0]["cluster"]
@@ -168,13 +178,13 @@ def main() -> None:
         print(json.dumps({
             "get_rps": round(get["rps"], 1), "get_p95_ms": round(get["p95_ms"], 1),
             "post_rps": round(post["rps"], 1), "post_p95_ms": round(post["p95_ms"], 1),
-            "raw_create_rps": round(raw["rps"], 1), "connections": args.connections,
+            "raw_create_rps": round(raw["rps"], 1), "connections": args.connections, "replicas": args.replicas,
             "get_facade_cpu_ms": round(1000 * get_cpu / max(get["requests"], 1), 3),
             "get_loadgen_cpu_ms": get["loadgen_cpu_ms_per_request"],
             "post_facade_cpu_ms": round(1000 * post_cpu / max(post["requests"], 1), 3),
         }))
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
             server.wait(timeout=30)
         core.delete_namespace(namespace)

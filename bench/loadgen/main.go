@@ -31,7 +31,7 @@ type result struct {
 }
 
 func main() {
-	url := flag.String("url", "", "server base URL")
+	urls := flag.String("url", "", "server base URL; several, comma-separated, share the connections in turn")
 	token := flag.String("token", "", "bearer token")
 	mode := flag.String("mode", "get", "get: GET path until -seconds pass; post: POST -creates bodies")
 	path := flag.String("path", "/", "request path")
@@ -69,7 +69,8 @@ func main() {
 	statuses := map[string]int{}
 	deadline := time.Now().Add(time.Duration(*seconds * float64(time.Second)))
 
-	worker := func() {
+	bases := strings.Split(*urls, ",")
+	worker := func(base string) {
 		var mine []time.Duration
 		counts := map[string]int{}
 		for {
@@ -78,14 +79,14 @@ func main() {
 				if time.Now().After(deadline) {
 					break
 				}
-				request, _ = http.NewRequest("GET", *url+*path, nil)
+				request, _ = http.NewRequest("GET", base+*path, nil)
 			} else {
 				index := next.Add(1) - 1
 				if index >= int64(*creates) {
 					break
 				}
 				payload := strings.ReplaceAll(*body, "@INDEX@", strconv.FormatInt(index, 10))
-				request, _ = http.NewRequest("POST", *url+*path, bytes.NewBufferString(payload))
+				request, _ = http.NewRequest("POST", base+*path, bytes.NewBufferString(payload))
 			}
 			request.Header.Set("Authorization", "Bearer "+*token)
 			request.Header.Set("Accept", "application/json")
@@ -116,7 +117,7 @@ func main() {
 	var wg sync.WaitGroup
 	for i := 0; i < *connections; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); worker() }()
+		go func(base string) { defer wg.Done(); worker(base) }(bases[i%len(bases)])
 	}
 	wg.Wait()
 	elapsed := time.Since(started).Seconds()
