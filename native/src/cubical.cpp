@@ -52,8 +52,11 @@ constexpr AxisMask kExtentBits = (1u << kAxes) - 1;
 // Integer widths of the engine. Grids with fewer than 2^32 - 1 cells use 32-bit cell
 // indices and value ranks (8 bytes of working memory per cell); larger ones 64-bit
 // (16 bytes per cell). A key (rank << bits) | index orders the cells of one dimension.
-template <class IndexT>
+// Grids with periodic axes get their own instantiation (Periodic), so that the others
+// run the plain steps, without a test for the seam.
+template <class IndexT, bool Periodic = false>
 struct Width {
+  static constexpr bool kPeriodic = Periodic;
   using Index = IndexT;  // linear index of a cell in the Khalimsky grid
   using Rank = IndexT;   // position of a cell's value among the distinct input values
   using Key = std::conditional_t<sizeof(IndexT) == 4, std::uint64_t, unsigned __int128>;
@@ -79,14 +82,14 @@ class CellGrid {
   using Index = typename W::Index;
   static constexpr Index kNone = W::kNone;
 
-  CellGrid(std::span<const std::size_t> shape, Construction construction, std::span<const bool> periodic)
+  CellGrid(std::span<const std::size_t> shape, Construction construction, std::span<const bool> periodic_axes)
       : construction_(construction) {
     dim_ = static_cast<int>(shape.size());
     const int pad = kAxes - dim_;
     unsigned __int128 total = 1;
     for (int a = 0; a < kAxes; ++a) {
       const std::uint64_t n = a < pad ? 1 : shape[a - pad];
-      const bool wraps = a >= pad && !periodic.empty() && periodic[a - pad];
+      const bool wraps = a >= pad && !periodic_axes.empty() && periodic_axes[a - pad];
       if (wraps) periodic_ |= AxisMask(1u << a);
       const std::uint64_t ext = a < pad ? 1 : axis_cells(n, construction, wraps);
       extent_[a] = static_cast<Index>(ext);
@@ -109,23 +112,24 @@ class CellGrid {
   Index extent(int a) const { return extent_[a]; }
   Index stride(int a) const { return stride_[a]; }
   bool vertex_construction() const { return construction_ == Construction::Vertex; }
-  bool any_periodic() const { return periodic_ != 0; }
-  bool all_periodic() const { return periodic_ == AxisMask(kExtentBits & ~((1u << (kAxes - dim_)) - 1)); }
-  // Axes along which a cell's two facets coincide and cancel (periodic axes of one entry).
-  AxisMask loop_axes() const { return loops_; }
+  bool periodic(int a) const { return W::kPeriodic && (periodic_ >> a & 1); }
+  bool all_periodic() const {
+    return W::kPeriodic && periodic_ == AxisMask(kExtentBits & ~((1u << (kAxes - dim_)) - 1));
+  }
 
-  // The cell one step below / above idx along axis a; first / last: idx is at the first /
-  // last coordinate along a. Wraps around a periodic axis, kNone past the end of another.
-  Index below(Index idx, int a, bool first) const {
-    if (!first) return idx - stride_[a];
-    return (periodic_ >> a & 1) ? idx - stride_[a] + span_[a] : kNone;
+  // The cell one step above / below idx along axis a; seam: the step crosses the seam of
+  // a periodic axis (from its last coordinate to its first, or back).
+  Index above(Index idx, int a, bool seam) const { return idx + stride_[a] - (seam ? span_[a] : 0); }
+  Index below(Index idx, int a, bool seam) const { return idx - stride_[a] + (seam ? span_[a] : 0); }
+  bool seam_above(int a, Index ca) const { return periodic(a) && ca + 1 == extent_[a]; }  // ca: coordinate along a
+
+  // The axes along which a cell with this AxisMask has two distinct facets, f - stride
+  // and the upper one: all it extends along but loops (a periodic axis of one entry,
+  // whose two facets coincide and cancel: upper - lower = 0 in any field).
+  AxisMask facet_axes(AxisMask axes) const { return W::kPeriodic ? axes & kExtentBits & ~loops_ : axes; }
+  Index upper_facet(Index cell, int a, AxisMask axes) const {
+    return above(cell, a, W::kPeriodic && (axes >> (kAxes + a) & 1));
   }
-  Index above(Index idx, int a, bool last) const {
-    if (!last) return idx + stride_[a];
-    return (periodic_ >> a & 1) ? idx + stride_[a] - span_[a] : kNone;
-  }
-  // The upper facet along an axis a the cell extends along (the lower one is below(cell, a, false)).
-  Index upper_facet(Index cell, int a, AxisMask axes) const { return above(cell, a, axes >> (kAxes + a) & 1); }
 
   // Visits the cells of dimension k in increasing linear index: f(index, coords).
   template <class F>
@@ -150,10 +154,9 @@ class CellGrid {
     AxisMask m = 0;
     for (int a = 0; a < kAxes; ++a)
       if (c[a] & 1) m |= AxisMask(1u << a);
-    for (unsigned p = periodic_; p; p &= p - 1) {
-      const int a = std::countr_zero(p);
-      if (c[a] + 1 == extent_[a]) m |= AxisMask(1u << (kAxes + a));
-    }
+    if constexpr (W::kPeriodic)
+      for (int a = 0; a < kAxes; ++a)
+        if (seam_above(a, c[a])) m |= AxisMask(1u << (kAxes + a));
     return m;
   }
 
@@ -221,7 +224,7 @@ class CubicalPersistence {
     // Edges closing a loop in dimension 0 give birth to 1-classes; on a torus some are
     // never killed, which only shows once the higher dimensions have paired the others.
     std::vector<Index> loops;
-    std::vector<Index>* keep_loops = grid_.any_periodic() && max_dim >= 1 ? &loops : nullptr;
+    std::vector<Index>* keep_loops = W::kPeriodic && max_dim >= 1 ? &loops : nullptr;
     std::exception_ptr worker_error;
     std::jthread worker;  // joins on every exit path
     if (higher && n_threads >= 2) {
@@ -344,20 +347,20 @@ class CubicalPersistence {
           step[b] = 2;
         }
       }
-      const Index ext = grid_.extent(a);
+      const Index s = grid_.stride(a), ext = grid_.extent(a);
       std::array<Index, kAxes> c{};
       for (c[0] = start[0]; c[0] < grid_.extent(0); c[0] += step[0])
         for (c[1] = start[1]; c[1] < grid_.extent(1); c[1] += step[1])
           for (c[2] = start[2]; c[2] < grid_.extent(2); c[2] += step[2])
             for (c[3] = start[3]; c[3] < grid_.extent(3); c[3] += step[3]) {
               const Index idx = c[0] * grid_.stride(0) + c[1] * grid_.stride(1) + c[2] * grid_.stride(2) + c[3];
-              const Index lower = grid_.below(idx, a, c[a] == 0), upper = grid_.above(idx, a, c[a] + 1 == ext);
-              if (vc) {  // an odd coordinate: both neighbours exist
-                rank_[idx] = std::max(rank_[lower], rank_[upper]);
-              } else {
+              const Index ca = c[a];
+              if (vc) {  // an odd coordinate: only the step above may cross a seam
+                rank_[idx] = std::max(rank_[idx - s], rank_[grid_.above(idx, a, grid_.seam_above(a, ca))]);
+              } else {  // an even one: only the step below may (extents of periodic axes are even)
                 Rank r = std::numeric_limits<Rank>::max();
-                if (lower != kNone) r = std::min(r, rank_[lower]);
-                if (upper != kNone) r = std::min(r, rank_[upper]);
+                if (ca > 0 || grid_.periodic(a)) r = std::min(r, rank_[grid_.below(idx, a, ca == 0)]);
+                if (ca + 1 < ext) r = std::min(r, rank_[idx + s]);
                 rank_[idx] = r;
               }
             }
@@ -396,12 +399,9 @@ class CubicalPersistence {
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       if (link_[idx] != kNone) return;
       Key largest = 0;
-      bool any = false;  // false only for a cell whose every axis is a loop (no facets)
-      for_each_facet(idx, grid_.cell_axes(c), [&](Index f) {
-        largest = std::max(largest, key(f));
-        any = true;
-      });
-      out[start[rank_[idx]]++] = {idx, any ? static_cast<Index>(largest) : kNone};
+      const AxisMask axes = grid_.cell_axes(c);
+      for_each_facet(idx, axes, [&](Index f) { largest = std::max(largest, key(f)); });
+      out[start[rank_[idx]]++] = {idx, grid_.facet_axes(axes) ? static_cast<Index>(largest) : kNone};
     });
     return out;
   }
@@ -425,7 +425,7 @@ class CubicalPersistence {
       poll();
       const Index e = edges.index[i];
       const int a = std::countr_zero(unsigned(edges.axes[i]));
-      Index u = find(grid_.below(e, a, false)), v = find(grid_.upper_facet(e, a, edges.axes[i]));
+      Index u = find(e - grid_.stride(a)), v = find(grid_.upper_facet(e, a, edges.axes[i]));
       if (u == v) {
         if (loops) loops->push_back(e);
         continue;
@@ -460,9 +460,10 @@ class CubicalPersistence {
       const int a = std::countr_zero(unsigned(real_axes & ~faces.axes[i] & kExtentBits));
       const Index s = grid_.stride(a);
       const Index ca = (f / s) % grid_.extent(a);
-      const Index lower = grid_.below(f, a, ca == 0), upper = grid_.above(f, a, ca + 1 == grid_.extent(a));
-      Index u = find(lower == kNone ? outside : lower);
-      Index v = find(upper == kNone ? outside : upper);
+      // Past the end of an open axis is the outside; a periodic one has no end above f
+      // (its extent is even, f's coordinate along it too).
+      Index u = find(ca > 0 || grid_.periodic(a) ? grid_.below(f, a, ca == 0) : outside);
+      Index v = find(ca + 1 < grid_.extent(a) ? f + s : outside);
       if (u == v) continue;
       if (top_key(u) > top_key(v)) std::swap(u, v);  // u is the younger root
       emit(dgm, f, u);
@@ -475,6 +476,10 @@ class CubicalPersistence {
       essential(top_essential, find(cube));
     }
   }
+
+  // A column whose largest facet p is not yet a pivot is reduced as it stands; p is kNone
+  // for a cell without facets (its axes all loops), a zero column.
+  bool reduced_as_is(Index p) const { return (!W::kPeriodic || p != kNone) && link_[p] == kNone; }
 
   // Z/2 column as a max-heap of facet keys; equal keys cancel in pairs.
   using Column = std::priority_queue<Key>;
@@ -494,9 +499,9 @@ class CubicalPersistence {
 
   template <class F>
   void for_each_facet(Index cell, AxisMask axes, F&& f) const {
-    for (unsigned m = axes & kExtentBits & ~grid_.loop_axes(); m; m &= m - 1) {
+    for (unsigned m = grid_.facet_axes(axes); m; m &= m - 1) {
       const int a = std::countr_zero(m);
-      f(grid_.below(cell, a, false));
+      f(cell - grid_.stride(a));
       f(grid_.upper_facet(cell, a, axes));
     }
   }
@@ -517,7 +522,7 @@ class CubicalPersistence {
       poll();
       const Index sigma = head.cell;
       Index p = head.largest_facet;
-      if (p != kNone && link_[p] == kNone) {
+      if (reduced_as_is(p)) {
         emit(dgm, p, sigma);
         link_[p] = sigma;  // only pivots are looked up later; sigma's own link is not
         continue;
@@ -593,11 +598,12 @@ class CubicalPersistence {
   template <class F>
   void for_each_signed_facet(Index cell, AxisMask axes, const PrimeField& field, F&& f) const {
     int position = 0;  // counts loop axes too: the signs of the other axes depend on them
+    const AxisMask with_facets = grid_.facet_axes(axes);
     for (unsigned m = axes & kExtentBits; m; m &= m - 1, ++position) {
       const int a = std::countr_zero(m);
-      if (grid_.loop_axes() >> a & 1) continue;
+      if (!(with_facets >> a & 1)) continue;
       const Coefficient sign = field.sign(position);
-      f(grid_.below(cell, a, false), field.neg(sign));
+      f(cell - grid_.stride(a), field.neg(sign));
       f(grid_.upper_facet(cell, a, axes), sign);
     }
   }
@@ -615,7 +621,7 @@ class CubicalPersistence {
       poll();
       const Index sigma = head.cell;
       const AxisMask axes = grid_.cell_axes(sigma);
-      if (head.largest_facet != kNone && link_[head.largest_facet] == kNone) {
+      if (reduced_as_is(head.largest_facet)) {
         emit(dgm, head.largest_facet, sigma);
         link_[head.largest_facet] = sigma;
         continue;
@@ -705,7 +711,11 @@ unsigned __int128 checked_cell_count(std::span<const double> values, std::span<c
 template <class W>
 Diagrams run(std::span<const double> values, std::span<const std::size_t> shape, Construction construction,
              int max_dim, int n_threads, const CancelFlag* cancel, Coefficient modulus, std::span<const bool> periodic) {
-  CubicalPersistence<W> engine(values, shape, construction, periodic, cancel);
+  if (std::find(periodic.begin(), periodic.end(), true) != periodic.end()) {
+    CubicalPersistence<Width<typename W::Index, true>> engine(values, shape, construction, periodic, cancel);
+    return engine.run(max_dim, n_threads, modulus);
+  }
+  CubicalPersistence<W> engine(values, shape, construction, {}, cancel);
   return engine.run(max_dim, n_threads, modulus);
 }
 
