@@ -262,7 +262,8 @@ class CubicalPersistence {
   double level(Rank r) const { return values_[level_source_[r]] + 0.0; }  // -0.0 -> +0.0
   double value(Index idx) const { return level(rank_[idx]); }
 
-  void emit(Diagram& dgm, Index birth_cell, Index death_cell) const {
+  // Inlined by hand: called once per pair in the hot loops, where a call costs ~5% of dimension 0.
+  [[gnu::always_inline]] void emit(Diagram& dgm, Index birth_cell, Index death_cell) const {
     if (rank_[birth_cell] != rank_[death_cell]) dgm.push_back({value(birth_cell), value(death_cell)});
   }
   void essential(Diagram& dgm, Index birth_cell) const {
@@ -427,7 +428,8 @@ class CubicalPersistence {
       const int a = std::countr_zero(unsigned(edges.axes[i]));
       Index u = find(e - grid_.stride(a)), v = find(grid_.upper_facet(e, a, edges.axes[i]));
       if (u == v) {
-        if (loops) loops->push_back(e);
+        if constexpr (W::kPeriodic)
+          if (loops) loops->push_back(e);
         continue;
       }
       if (key(u) < key(v)) std::swap(u, v);  // u is the younger root
