@@ -486,7 +486,7 @@ class CubicalPersistence {
   // Z/2 column as a max-heap of facet keys; equal keys cancel in pairs.
   using Column = std::priority_queue<Key>;
 
-  static Key pop_pivot(Column& col) {
+  [[gnu::always_inline]] static Key pop_pivot(Column& col) {  // in the reduction's inner loop
     while (!col.empty()) {
       const Key top = col.top();
       col.pop();
