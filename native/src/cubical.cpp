@@ -4,7 +4,10 @@
 // axis, odd where the cube extends along that axis and even where it is
 // degenerate, so its dimension is the number of odd coordinates and its facets
 // are the cells one step away along an odd axis. Nothing but per-cell filtration
-// ranks and one link array is stored.
+// ranks and one link array is stored. A periodic axis of n entries has 2n cells and
+// its steps wrap around (GUDHI's periodic cubical complex); that is all the engine
+// knows of periodicity, except that a torus has essential classes in every dimension
+// (zero columns, loops of the union-find, the last top cube), which it reports.
 //
 // The filtration is totally ordered by key = (rank of value, linear index), with
 // faces before cofaces on ties (a face never has a larger value and has a smaller
@@ -40,14 +43,20 @@ namespace {
 
 using rips::PrimeField;
 
+// Bit a (a < kAxes): the cell extends along axis a. Bit kAxes + a: it also closes the
+// loop of periodic axis a (last coordinate), so its upper facet along a is at coordinate 0.
 using AxisMask = std::uint8_t;
 constexpr int kAxes = static_cast<int>(kMaxGridDim);
+constexpr AxisMask kExtentBits = (1u << kAxes) - 1;
 
 // Integer widths of the engine. Grids with fewer than 2^32 - 1 cells use 32-bit cell
 // indices and value ranks (8 bytes of working memory per cell); larger ones 64-bit
 // (16 bytes per cell). A key (rank << bits) | index orders the cells of one dimension.
-template <class IndexT>
+// Grids with periodic axes get their own instantiation (Periodic), so that the others
+// run the plain steps, without a test for the seam.
+template <class IndexT, bool Periodic = false>
 struct Width {
+  static constexpr bool kPeriodic = Periodic;
   using Index = IndexT;  // linear index of a cell in the Khalimsky grid
   using Rank = IndexT;   // position of a cell's value among the distinct input values
   using Key = std::conditional_t<sizeof(IndexT) == 4, std::uint64_t, unsigned __int128>;
@@ -58,6 +67,13 @@ struct Width {
 using Narrow = Width<std::uint32_t>;
 using Wide = Width<std::uint64_t>;
 
+// Cells along an axis of n entries: vertices and edges alternate, ending with an edge
+// back to the first vertex (periodic) or with a vertex at both ends (V: the first and
+// last entries, T: the outer faces of the end cubes).
+std::uint64_t axis_cells(std::uint64_t n, Construction construction, bool periodic) {
+  if (periodic) return 2 * n;
+  return construction == Construction::Vertex ? 2 * n - 1 : 2 * n + 1;
+}
 
 // The grid is padded with leading axes of extent 1 so loops are always 4-deep.
 template <class W>
@@ -66,13 +82,16 @@ class CellGrid {
   using Index = typename W::Index;
   static constexpr Index kNone = W::kNone;
 
-  CellGrid(std::span<const std::size_t> shape, Construction construction) : construction_(construction) {
+  CellGrid(std::span<const std::size_t> shape, Construction construction, std::span<const bool> periodic_axes)
+      : construction_(construction) {
     dim_ = static_cast<int>(shape.size());
     const int pad = kAxes - dim_;
     unsigned __int128 total = 1;
     for (int a = 0; a < kAxes; ++a) {
       const std::uint64_t n = a < pad ? 1 : shape[a - pad];
-      const std::uint64_t ext = a < pad ? 1 : (construction == Construction::Vertex ? 2 * n - 1 : 2 * n + 1);
+      const bool wraps = a >= pad && !periodic_axes.empty() && periodic_axes[a - pad];
+      if (wraps) periodic_ |= AxisMask(1u << a);
+      const std::uint64_t ext = a < pad ? 1 : axis_cells(n, construction, wraps);
       extent_[a] = static_cast<Index>(ext);
       total *= ext;
       if (total >= kNone) throw std::invalid_argument("array: too many cells for the cubical engine");
@@ -80,6 +99,12 @@ class CellGrid {
     size_ = static_cast<Index>(total);
     stride_[kAxes - 1] = 1;
     for (int a = kAxes - 2; a >= 0; --a) stride_[a] = stride_[a + 1] * extent_[a + 1];
+    for (int a = 0; a < kAxes; ++a) {
+      span_[a] = stride_[a] * extent_[a];
+      // One entry along a periodic axis: the cell along it is a loop on one face, whose two
+      // facets cancel (upper - lower = 0 in any field).
+      if ((periodic_ >> a & 1) && extent_[a] == 2) loops_ |= AxisMask(1u << a);
+    }
   }
 
   int dim() const { return dim_; }
@@ -87,6 +112,24 @@ class CellGrid {
   Index extent(int a) const { return extent_[a]; }
   Index stride(int a) const { return stride_[a]; }
   bool vertex_construction() const { return construction_ == Construction::Vertex; }
+  bool periodic(int a) const { return W::kPeriodic && (periodic_ >> a & 1); }
+  bool all_periodic() const {
+    return W::kPeriodic && periodic_ == AxisMask(kExtentBits & ~((1u << (kAxes - dim_)) - 1));
+  }
+
+  // The cell one step above / below idx along axis a; seam: the step crosses the seam of
+  // a periodic axis (from its last coordinate to its first, or back).
+  Index above(Index idx, int a, bool seam) const { return idx + stride_[a] - (seam ? span_[a] : 0); }
+  Index below(Index idx, int a, bool seam) const { return idx - stride_[a] + (seam ? span_[a] : 0); }
+  bool seam_above(int a, Index ca) const { return periodic(a) && ca + 1 == extent_[a]; }  // ca: coordinate along a
+
+  // The axes along which a cell with this AxisMask has two distinct facets, f - stride
+  // and the upper one: all it extends along but loops (a periodic axis of one entry,
+  // whose two facets coincide and cancel: upper - lower = 0 in any field).
+  AxisMask facet_axes(AxisMask axes) const { return W::kPeriodic ? axes & kExtentBits & ~loops_ : axes; }
+  Index upper_facet(Index cell, int a, AxisMask axes) const {
+    return above(cell, a, W::kPeriodic && (axes >> (kAxes + a) & 1));
+  }
 
   // Visits the cells of dimension k in increasing linear index: f(index, coords).
   template <class F>
@@ -106,19 +149,22 @@ class CellGrid {
     }
   }
 
-  // Axes along which the cell at idx extends (odd coordinates). Slow path only.
-  AxisMask odd_axes(Index idx) const {
-    AxisMask m = 0;
-    for (int a = 0; a < kAxes; ++a)
-      if (((idx / stride_[a]) % extent_[a]) & 1) m |= AxisMask(1u << a);
-    return m;
-  }
-
-  static AxisMask odd_axes(const std::array<Index, kAxes>& c) {
+  // The AxisMask of the cell at coordinates c.
+  AxisMask cell_axes(const std::array<Index, kAxes>& c) const {
     AxisMask m = 0;
     for (int a = 0; a < kAxes; ++a)
       if (c[a] & 1) m |= AxisMask(1u << a);
+    if constexpr (W::kPeriodic)
+      for (int a = 0; a < kAxes; ++a)
+        if (seam_above(a, c[a])) m |= AxisMask(1u << (kAxes + a));
     return m;
+  }
+
+  // The same from the linear index. Slow path only.
+  AxisMask cell_axes(Index idx) const {
+    std::array<Index, kAxes> c{};
+    for (int a = 0; a < kAxes; ++a) c[a] = (idx / stride_[a]) % extent_[a];
+    return cell_axes(c);
   }
 
  private:
@@ -126,6 +172,9 @@ class CellGrid {
   int dim_ = 0;
   std::array<Index, kAxes> extent_{};
   std::array<Index, kAxes> stride_{};
+  std::array<Index, kAxes> span_{};  // stride * extent: one turn around an axis
+  AxisMask periodic_ = 0;
+  AxisMask loops_ = 0;
   Index size_ = 0;
 };
 
@@ -158,49 +207,53 @@ class CubicalPersistence {
 
  public:
   CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
-                     Construction construction, const CancelFlag* cancel)
-      : grid_(shape, construction), values_(values), cancel_(cancel) {
+                     Construction construction, std::span<const bool> periodic, const CancelFlag* cancel)
+      : grid_(shape, construction, periodic), values_(values), cancel_(cancel) {
     rank_values(values);
     fill_cell_ranks(shape);
   }
 
   // Dimension 0 touches only vertices and edges' ranks, the others never a vertex's
-  // link, so the two parts may run on two threads.
+  // link, so the two parts may run on two threads. Every dimension up to d is computed
+  // (clearing needs the one above); those above max_dim are dropped at the end.
   Diagrams run(int max_dim, int n_threads, Coefficient modulus) {
     const int d = grid_.dim();
-    Diagrams out(static_cast<std::size_t>(std::max(max_dim, 0)) + 1);
+    Diagrams out(static_cast<std::size_t>(std::max(max_dim, d)) + 1);
     link_.assign(static_cast<std::size_t>(grid_.size()) + 1, kNone);
     const bool higher = max_dim >= 1 && d >= 2;
+    // Edges closing a loop in dimension 0 give birth to 1-classes; on a torus some are
+    // never killed, which only shows once the higher dimensions have paired the others.
+    std::vector<Index> loops;
+    std::vector<Index>* keep_loops = W::kPeriodic && max_dim >= 1 ? &loops : nullptr;
     std::exception_ptr worker_error;
     std::jthread worker;  // joins on every exit path
     if (higher && n_threads >= 2) {
       worker = std::jthread([&] {
         try {
-          dimension_zero(out[0]);
+          dimension_zero(out[0], keep_loops);
         } catch (...) {
           worker_error = std::current_exception();
         }
       });
     } else {
-      dimension_zero(out[0]);
+      dimension_zero(out[0], keep_loops);
     }
     if (higher) {
-      Diagram top;
-      dual_top(top);
-      if (d - 1 <= max_dim) out[d - 1] = std::move(top);
+      dual_top(out[d - 1], out[d]);
       std::optional<PrimeField> field;
       if (modulus != 2) field.emplace(modulus);
       for (int k = d - 2; k >= 1; --k) {
-        Diagram mid;
         if (field)
-          reduce_field(k, mid, *field);
+          reduce_field(k, out[k], out[k + 1], *field);
         else
-          reduce(k, mid);
-        if (k <= max_dim) out[k] = std::move(mid);
+          reduce(k, out[k], out[k + 1]);
       }
     }
     if (worker.joinable()) worker.join();
     if (worker_error) std::rethrow_exception(worker_error);
+    for (Index e : loops)
+      if (link_[e] == kNone) essential(out[1], e);  // no 2-cell made it a pivot
+    out.resize(static_cast<std::size_t>(max_dim) + 1);
     return out;
   }
 
@@ -209,8 +262,12 @@ class CubicalPersistence {
   double level(Rank r) const { return values_[level_source_[r]] + 0.0; }  // -0.0 -> +0.0
   double value(Index idx) const { return level(rank_[idx]); }
 
-  void emit(Diagram& dgm, Index birth_cell, Index death_cell) const {
+  // Inlined by hand: called once per pair in the hot loops, where a call costs ~5% of dimension 0.
+  [[gnu::always_inline]] void emit(Diagram& dgm, Index birth_cell, Index death_cell) const {
     if (rank_[birth_cell] != rank_[death_cell]) dgm.push_back({value(birth_cell), value(death_cell)});
+  }
+  void essential(Diagram& dgm, Index birth_cell) const {
+    dgm.push_back({value(birth_cell), std::numeric_limits<double>::infinity()});
   }
 
   // Distinct input values in increasing order, and the rank of every input entry.
@@ -298,12 +355,12 @@ class CubicalPersistence {
           for (c[2] = start[2]; c[2] < grid_.extent(2); c[2] += step[2])
             for (c[3] = start[3]; c[3] < grid_.extent(3); c[3] += step[3]) {
               const Index idx = c[0] * grid_.stride(0) + c[1] * grid_.stride(1) + c[2] * grid_.stride(2) + c[3];
-              if (vc) {
-                rank_[idx] = std::max(rank_[idx - s], rank_[idx + s]);
-              } else {
-                const Index ca = c[a];
+              const Index ca = c[a];
+              if (vc) {  // an odd coordinate: only the step above may cross a seam
+                rank_[idx] = std::max(rank_[idx - s], rank_[grid_.above(idx, a, grid_.seam_above(a, ca))]);
+              } else {  // an even one: only the step below may (extents of periodic axes are even)
                 Rank r = std::numeric_limits<Rank>::max();
-                if (ca > 0) r = std::min(r, rank_[idx - s]);
+                if (ca > 0 || grid_.periodic(a)) r = std::min(r, rank_[grid_.below(idx, a, ca == 0)]);
                 if (ca + 1 < ext) r = std::min(r, rank_[idx + s]);
                 rank_[idx] = r;
               }
@@ -324,7 +381,7 @@ class CubicalPersistence {
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       const Index pos = start[rank_[idx]]++;
       out.index[pos] = idx;
-      out.axes[pos] = Grid::odd_axes(c);
+      out.axes[pos] = grid_.cell_axes(c);
     });
     return out;
   }
@@ -343,8 +400,9 @@ class CubicalPersistence {
     grid_.for_each_cell(k, [&](Index idx, const auto& c) {
       if (link_[idx] != kNone) return;
       Key largest = 0;
-      for_each_facet(idx, Grid::odd_axes(c), [&](Index f) { largest = std::max(largest, key(f)); });
-      out[start[rank_[idx]]++] = {idx, static_cast<Index>(largest)};
+      const AxisMask axes = grid_.cell_axes(c);
+      for_each_facet(idx, axes, [&](Index f) { largest = std::max(largest, key(f)); });
+      out[start[rank_[idx]]++] = {idx, grid_.facet_axes(axes) ? static_cast<Index>(largest) : kNone};
     });
     return out;
   }
@@ -358,17 +416,22 @@ class CubicalPersistence {
   }
 
   // Dimension 0: a component is represented by its oldest vertex; an edge joining
-  // two components kills the younger one (elder rule).
-  void dimension_zero(Diagram& dgm) {
+  // two components kills the younger one (elder rule). The others close loops; they
+  // are appended to *loops if asked.
+  void dimension_zero(Diagram& dgm, std::vector<Index>* loops) {
     grid_.for_each_cell(0, [&](Index idx, const auto&) { link_[idx] = idx; });
     const Sorted edges = sorted_cells(1);
     CancelPoll poll(cancel_, kPollPeriod);
     for (std::size_t i = 0; i < edges.index.size(); ++i) {
       poll();
       const Index e = edges.index[i];
-      const Index s = grid_.stride(std::countr_zero(unsigned(edges.axes[i])));
-      Index u = find(e - s), v = find(e + s);
-      if (u == v) continue;
+      const int a = std::countr_zero(unsigned(edges.axes[i]));
+      Index u = find(e - grid_.stride(a)), v = find(grid_.upper_facet(e, a, edges.axes[i]));
+      if (u == v) {
+        if constexpr (W::kPeriodic)
+          if (loops) loops->push_back(e);
+        continue;
+      }
       if (key(u) < key(v)) std::swap(u, v);  // u is the younger root
       emit(dgm, u, e);
       link_[u] = v;
@@ -380,7 +443,10 @@ class CubicalPersistence {
   // outside of the grid is node `size` with an infinite key. A component is
   // represented by its latest cube; a (d-1)-cell merging two components is the
   // birth of a class that dies at the younger (smaller-key) representative.
-  void dual_top(Diagram& dgm) {
+  // The argument only needs every (d-1)-cell to have two cofaces (one may be the
+  // outside), so it holds across periodic axes too. A torus (every axis periodic) has
+  // no outside: its last top cube is the birth of the essential d-class (in top_essential).
+  void dual_top(Diagram& dgm, Diagram& top_essential) {
     const int d = grid_.dim();
     const Index outside = grid_.size();
     link_[outside] = outside;
@@ -393,10 +459,12 @@ class CubicalPersistence {
     for (std::size_t i = faces.index.size(); i-- > 0;) {
       poll();
       const Index f = faces.index[i];
-      const int a = std::countr_zero(unsigned(real_axes & ~faces.axes[i]));
+      const int a = std::countr_zero(unsigned(real_axes & ~faces.axes[i] & kExtentBits));
       const Index s = grid_.stride(a);
       const Index ca = (f / s) % grid_.extent(a);
-      Index u = find(ca > 0 ? f - s : outside);
+      // Past the end of an open axis is the outside; a periodic one has no end above f
+      // (its extent is even, f's coordinate along it too).
+      Index u = find(ca > 0 || grid_.periodic(a) ? grid_.below(f, a, ca == 0) : outside);
       Index v = find(ca + 1 < grid_.extent(a) ? f + s : outside);
       if (u == v) continue;
       if (top_key(u) > top_key(v)) std::swap(u, v);  // u is the younger root
@@ -404,12 +472,21 @@ class CubicalPersistence {
       link_[u] = v;
       link_[f] = u;  // f is the birth of a pair: its column is cleared one dimension down
     }
+    if (grid_.all_periodic()) {
+      Index cube = 0;  // the top cube at (1, .., 1); they are all connected
+      for (int b = pad; b < kAxes; ++b) cube += grid_.stride(b);
+      essential(top_essential, find(cube));
+    }
   }
+
+  // A column whose largest facet p is not yet a pivot is reduced as it stands; p is kNone
+  // for a cell without facets (its axes all loops), a zero column.
+  bool reduced_as_is(Index p) const { return (!W::kPeriodic || p != kNone) && link_[p] == kNone; }
 
   // Z/2 column as a max-heap of facet keys; equal keys cancel in pairs.
   using Column = std::priority_queue<Key>;
 
-  static Key pop_pivot(Column& col) {
+  [[gnu::always_inline]] static Key pop_pivot(Column& col) {  // in the reduction's inner loop
     while (!col.empty()) {
       const Key top = col.top();
       col.pop();
@@ -424,18 +501,20 @@ class CubicalPersistence {
 
   template <class F>
   void for_each_facet(Index cell, AxisMask axes, F&& f) const {
-    for (unsigned m = axes; m; m &= m - 1) {
-      const Index s = grid_.stride(std::countr_zero(m));
-      f(cell - s);
-      f(cell + s);
+    for (unsigned m = grid_.facet_axes(axes); m; m &= m - 1) {
+      const int a = std::countr_zero(m);
+      f(cell - grid_.stride(a));
+      f(grid_.upper_facet(cell, a, axes));
     }
   }
 
   // Dimension k (1 <= k <= d-2): reduce the boundary columns of the (k+1)-cells
   // that are not births of a (k+1)-pair, in filtration order. A column whose
   // largest facet is not yet a pivot is already reduced (the common case); the
-  // others are reduced against stored columns (tails without their pivot).
-  void reduce(int k, Diagram& dgm) {
+  // others are reduced against stored columns (tails without their pivot). A column
+  // that reduces to zero is a (k+1)-cycle that nothing kills: an essential class of
+  // a torus, appended to `essentials` (never happens without periodic axes).
+  void reduce(int k, Diagram& dgm, Diagram& essentials) {
     const std::vector<Head> cols = sorted_columns(k + 1);
     std::unordered_map<Index, std::vector<Key>> tails;
     Column col;
@@ -445,30 +524,33 @@ class CubicalPersistence {
       poll();
       const Index sigma = head.cell;
       Index p = head.largest_facet;
-      if (link_[p] == kNone) {
+      if (reduced_as_is(p)) {
         emit(dgm, p, sigma);
         link_[p] = sigma;  // only pivots are looked up later; sigma's own link is not
         continue;
       }
-      const AxisMask axes = grid_.odd_axes(sigma);
+      const AxisMask axes = grid_.cell_axes(sigma);
       Key pivot = 0;
       col = Column();
       for_each_facet(sigma, axes, [&](Index f) { col.push(key(f)); });
       for (;;) {
         pivot = pop_pivot(col);
-        if (pivot == kInfiniteKey) break;  // zero column: a cycle (cannot happen after clearing)
+        if (pivot == kInfiniteKey) break;  // zero column: a cycle
         p = static_cast<Index>(pivot);
         const Index owner = link_[p];
         if (owner == kNone) break;
         if (auto it = tails.find(owner); it != tails.end()) {
           for (Key t : it->second) col.push(t);
         } else {
-          for_each_facet(owner, grid_.odd_axes(owner), [&](Index f) {
+          for_each_facet(owner, grid_.cell_axes(owner), [&](Index f) {
             if (f != p) col.push(key(f));
           });
         }
       }
-      if (pivot == kInfiniteKey) continue;
+      if (pivot == kInfiniteKey) {
+        essential(essentials, sigma);
+        continue;
+      }
       emit(dgm, p, sigma);
       link_[p] = sigma;
       tail.clear();
@@ -517,16 +599,18 @@ class CubicalPersistence {
 
   template <class F>
   void for_each_signed_facet(Index cell, AxisMask axes, const PrimeField& field, F&& f) const {
-    int position = 0;
-    for (unsigned m = axes; m; m &= m - 1, ++position) {
-      const Index s = grid_.stride(std::countr_zero(m));
+    int position = 0;  // counts loop axes too: the signs of the other axes depend on them
+    const AxisMask with_facets = grid_.facet_axes(axes);
+    for (unsigned m = axes & kExtentBits; m; m &= m - 1, ++position) {
+      const int a = std::countr_zero(m);
+      if (!(with_facets >> a & 1)) continue;
       const Coefficient sign = field.sign(position);
-      f(cell - s, field.neg(sign));
-      f(cell + s, sign);
+      f(cell - grid_.stride(a), field.neg(sign));
+      f(grid_.upper_facet(cell, a, axes), sign);
     }
   }
 
-  void reduce_field(int k, Diagram& dgm, const PrimeField& field) {
+  void reduce_field(int k, Diagram& dgm, Diagram& essentials, const PrimeField& field) {
     const std::vector<Head> cols = sorted_columns(k + 1);
     struct Reduced {
       Coefficient pivot;        // coefficient of the pivot in the reduced column
@@ -538,8 +622,8 @@ class CubicalPersistence {
     for (const Head& head : cols) {
       poll();
       const Index sigma = head.cell;
-      const AxisMask axes = grid_.odd_axes(sigma);
-      if (link_[head.largest_facet] == kNone) {
+      const AxisMask axes = grid_.cell_axes(sigma);
+      if (reduced_as_is(head.largest_facet)) {
         emit(dgm, head.largest_facet, sigma);
         link_[head.largest_facet] = sigma;
         continue;
@@ -564,17 +648,21 @@ class CubicalPersistence {
           });
         } else {  // reduced as it stood: its boundary, pivot = its largest facet p
           Coefficient owner_pivot = 0;
-          for_each_signed_facet(owner, grid_.odd_axes(owner), field, [&](Index f, Coefficient c) {
+          const AxisMask owner_axes = grid_.cell_axes(owner);
+          for_each_signed_facet(owner, owner_axes, field, [&](Index f, Coefficient c) {
             if (f == p) owner_pivot = c;
           });
           add(owner_pivot, [&](auto&& push) {
-            for_each_signed_facet(owner, grid_.odd_axes(owner), field, [&](Index f, Coefficient c) {
+            for_each_signed_facet(owner, owner_axes, field, [&](Index f, Coefficient c) {
               if (f != p) push(key(f), c);
             });
           });
         }
       }
-      if (pivot.key == kInfiniteKey) continue;
+      if (pivot.key == kInfiniteKey) {
+        essential(essentials, sigma);
+        continue;
+      }
       const Index p = static_cast<Index>(pivot.key);
       emit(dgm, p, sigma);
       link_[p] = sigma;
@@ -600,15 +688,18 @@ namespace {
 
 // Validates the input and returns the number of cells of the complex (saturated).
 unsigned __int128 checked_cell_count(std::span<const double> values, std::span<const std::size_t> shape,
-                                     Construction construction, int max_dim, Coefficient modulus) {
+                                     Construction construction, int max_dim, Coefficient modulus,
+                                     std::span<const bool> periodic) {
   if (shape.empty() || shape.size() > kMaxGridDim)
     throw std::invalid_argument("array: must have 1 to 4 dimensions, got " + std::to_string(shape.size()));
+  if (!periodic.empty() && periodic.size() != shape.size())
+    throw std::invalid_argument("periodic: give one flag per axis of the array, or none");
   std::size_t n = 1;
   unsigned __int128 cells = 1;
-  for (std::size_t e : shape) {
-    if (e == 0) throw std::invalid_argument("array: must not be empty");
-    n *= e;
-    cells *= construction == Construction::Vertex ? 2 * (unsigned __int128)e - 1 : 2 * (unsigned __int128)e + 1;
+  for (std::size_t a = 0; a < shape.size(); ++a) {
+    if (shape[a] == 0) throw std::invalid_argument("array: must not be empty");
+    n *= shape[a];
+    cells *= axis_cells(shape[a], construction, !periodic.empty() && periodic[a]);
   }
   if (n != values.size()) throw std::invalid_argument("array: shape does not match the number of values");
   if (max_dim < 0) throw std::invalid_argument("max_dim: must be >= 0");
@@ -621,8 +712,12 @@ unsigned __int128 checked_cell_count(std::span<const double> values, std::span<c
 
 template <class W>
 Diagrams run(std::span<const double> values, std::span<const std::size_t> shape, Construction construction,
-             int max_dim, int n_threads, const CancelFlag* cancel, Coefficient modulus) {
-  CubicalPersistence<W> engine(values, shape, construction, cancel);
+             int max_dim, int n_threads, const CancelFlag* cancel, Coefficient modulus, std::span<const bool> periodic) {
+  if (std::find(periodic.begin(), periodic.end(), true) != periodic.end()) {
+    CubicalPersistence<Width<typename W::Index, true>> engine(values, shape, construction, periodic, cancel);
+    return engine.run(max_dim, n_threads, modulus);
+  }
+  CubicalPersistence<W> engine(values, shape, construction, {}, cancel);
   return engine.run(max_dim, n_threads, modulus);
 }
 
@@ -630,18 +725,18 @@ Diagrams run(std::span<const double> values, std::span<const std::size_t> shape,
 
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
                      Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
-                     Coefficient modulus) {
-  if (checked_cell_count(values, shape, construction, max_dim, modulus) < Narrow::kNone)
-    return run<Narrow>(values, shape, construction, max_dim, n_threads, cancel, modulus);
-  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+                     Coefficient modulus, std::span<const bool> periodic) {
+  if (checked_cell_count(values, shape, construction, max_dim, modulus, periodic) < Narrow::kNone)
+    return run<Narrow>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic);
 }
 
 namespace detail {
 Diagrams persistence_wide(std::span<const double> values, std::span<const std::size_t> shape,
                           Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
-                          Coefficient modulus) {
-  checked_cell_count(values, shape, construction, max_dim, modulus);
-  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus);
+                          Coefficient modulus, std::span<const bool> periodic) {
+  checked_cell_count(values, shape, construction, max_dim, modulus, periodic);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic);
 }
 }  // namespace detail
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -138,6 +139,51 @@ TEST(Cubical, WideCellIndicesGiveTheSameDiagrams) {
   }
 }
 
+TEST(Cubical, ConstantImageOnATorusHasTheTorusClasses) {
+  // Both axes periodic: one component, two loops, the torus itself; nothing dies.
+  const std::vector<double> v(5 * 6, 2.5);
+  const std::vector<std::size_t> shape{5, 6};
+  const std::array<bool, 2> torus{true, true}, cylinder{true, false};
+  using P = std::vector<std::pair<double, double>>;
+  for (auto c : {Construction::Vertex, Construction::Top}) {
+    const auto d = persistence(v, shape, c, 2, 1, nullptr, 2, torus);
+    ASSERT_EQ(d.size(), 3u);
+    EXPECT_EQ(sorted(d[0]), (P{{2.5, kInf}}));
+    EXPECT_EQ(sorted(d[1]), (P{{2.5, kInf}, {2.5, kInf}}));
+    EXPECT_EQ(sorted(d[2]), (P{{2.5, kInf}}));
+    const auto open = persistence(v, shape, c, 2, 1, nullptr, 2, cylinder);
+    EXPECT_EQ(sorted(open[1]), (P{{2.5, kInf}}));
+    EXPECT_TRUE(open[2].empty());
+  }
+}
+
+TEST(Cubical, ThreeTorusHasBinomialEssentialClasses) {
+  // Random values on a fully periodic 3-D grid (one axis of length 1, one of length 2:
+  // the special cases): C(3, k) classes of dimension k never die, whatever the field,
+  // the threads or the index width; the others are finite.
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> level(0, 4);
+  const std::vector<std::size_t> shapes[] = {{4, 5, 3}, {1, 4, 3}, {2, 3, 2}};
+  const std::array<bool, 3> periodic{true, true, true};
+  for (const auto& shape : shapes) {
+    std::vector<double> v(shape[0] * shape[1] * shape[2]);
+    for (double& x : v) x = level(rng);
+    for (auto c : {Construction::Vertex, Construction::Top})
+      for (tda::cubical::Coefficient p : {2u, 3u})
+        for (int threads : {1, 2}) {
+          const auto d = persistence(v, shape, c, 3, threads, nullptr, p, periodic);
+          const auto wide = tda::cubical::detail::persistence_wide(v, shape, c, 3, threads, nullptr, p, periodic);
+          ASSERT_EQ(d.size(), 4u);
+          const std::size_t binomial[] = {1, 3, 3, 1};
+          for (std::size_t k = 0; k < 4; ++k) {
+            EXPECT_EQ(std::count_if(d[k].begin(), d[k].end(), [](const auto& i) { return std::isinf(i.death); }),
+                      binomial[k]) << k;
+            EXPECT_EQ(sorted(d[k]), sorted(wide[k])) << k;
+          }
+        }
+  }
+}
+
 TEST(Cubical, RejectsBadInput) {
   const std::vector<double> v{0.0, std::nan(""), 1.0, 2.0};
   const std::vector<std::size_t> shape{2, 2};
@@ -148,6 +194,8 @@ TEST(Cubical, RejectsBadInput) {
                std::invalid_argument);
   EXPECT_THROW(persistence(ok, std::vector<std::size_t>{3, 2}, Construction::Vertex, 1), std::invalid_argument);
   EXPECT_THROW(persistence(ok, shape, Construction::Vertex, -1), std::invalid_argument);
+  const std::array<bool, 1> one_flag{true};  // a flag per axis, or none
+  EXPECT_THROW(persistence(ok, shape, Construction::Vertex, 1, 1, nullptr, 2, one_flag), std::invalid_argument);
 }
 
 }  // namespace

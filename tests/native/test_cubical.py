@@ -1,6 +1,9 @@
-"""Cubical persistence against cripser (V-construction) and GUDHI (T-construction)."""
+"""Cubical persistence against cripser (V-construction) and GUDHI (T-construction; periodic
+axes: GUDHI's PeriodicCubicalComplex for both)."""
 
 from __future__ import annotations
+
+import itertools
 
 import cripser
 import gudhi
@@ -315,3 +318,144 @@ def test_prime_coefficients_match_gudhi(p, shape, kind):
 def test_bad_coefficients(coeff):
     with pytest.raises(ValueError, match="coeff"):
         tda_core.cubical_persistence(np.zeros((3, 3)), coeff=coeff)
+
+
+# ---------------------------------------------------------------- periodic boundaries
+
+
+def gudhi_periodic(arr: np.ndarray, periodic, construction: str, p: int = 2) -> list[np.ndarray]:
+    cells = "top_dimensional_cells" if construction == "T" else "vertices"
+    cc = gudhi.PeriodicCubicalComplex(**{cells: arr}, periodic_dimensions=list(periodic))
+    cc.compute_persistence(homology_coeff_field=p)
+    return [np.asarray(cc.persistence_intervals_in_dimension(k)).reshape(-1, 2) for k in range(arr.ndim + 1)]
+
+
+def every_periodicity(ndim: int) -> list[tuple[bool, ...]]:
+    return list(itertools.product([False, True], repeat=ndim))
+
+
+PERIODIC_SHAPES = [(40,), (1,), (2,), (13, 17), (1, 6), (2, 5), (2, 2), (6, 7, 5), (1, 4, 2), (2, 3, 2)]
+
+
+@pytest.mark.parametrize("shape", PERIODIC_SHAPES, ids=str)
+@pytest.mark.parametrize("construction", ["V", "T"])
+@pytest.mark.parametrize("kind", ["random", "plateaus"])
+def test_periodic_axes_match_gudhi(shape, construction, kind):
+    # Every combination of periodic axes, Z/2 and Z/3; axes of length 1 and 2 are special
+    # cases (a cell glued to itself, two edges between the same two vertices).
+    for seed, periodic in enumerate(every_periodicity(len(shape))):
+        arr = make(shape, kind, seed=seed)
+        for p in (2, 3):
+            ours = tda_core.cubical_persistence(arr, len(shape), construction, coeff=p, periodic=periodic)
+            assert_same(ours, gudhi_periodic(arr, periodic, construction, p))
+
+
+@pytest.mark.parametrize(("shape", "kind"), [((64, 50), "random"), ((64, 50), "smooth"), ((14, 12, 10), "random"),
+                                           ((14, 12, 10), "smooth")], ids=str)
+@pytest.mark.parametrize("construction", ["V", "T"])
+def test_larger_periodic_images_match_gudhi(shape, kind, construction):
+    for seed, periodic in enumerate(every_periodicity(len(shape))):
+        arr = make(shape, kind, seed=10 + seed)
+        p = 3 if seed % 2 else 2
+        ours = tda_core.cubical_persistence(arr, len(shape), construction, coeff=p, periodic=periodic)
+        assert_same(ours, gudhi_periodic(arr, periodic, construction, p))
+
+
+@pytest.mark.parametrize("construction", ["V", "T"])
+def test_periodic_four_dimensional_arrays_match_gudhi(construction):
+    for seed, periodic in enumerate([(True,) * 4, (True, False, True, False), (False, False, False, True)]):
+        arr = make((3, 4, 3, 3), "plateaus", seed=seed)
+        for p in (2, 5):
+            ours = tda_core.cubical_persistence(arr, 4, construction, coeff=p, periodic=periodic)
+            assert_same(ours, gudhi_periodic(arr, periodic, construction, p))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.integers(1, 3).flatmap(
+        lambda nd: st.tuples(
+            arrays(
+                np.float64,
+                st.tuples(*[st.integers(1, 7)] * nd),
+                elements=st.one_of(st.floats(-10, 10, allow_nan=False, width=32), st.sampled_from([0.0, 1.0, 2.0])),
+            ),
+            st.tuples(*[st.booleans()] * nd),
+        )
+    ),
+    construction=st.sampled_from(["V", "T"]),
+    p=st.sampled_from([2, 3, 7]),
+)
+def test_random_periodic_arrays(data, construction, p):
+    arr, periodic = data
+    ours = tda_core.cubical_persistence(arr, arr.ndim, construction, coeff=p, periodic=periodic)
+    assert_same(ours, gudhi_periodic(arr, periodic, construction, p))
+
+
+@pytest.mark.parametrize("construction", ["V", "T"])
+def test_constant_image_on_a_torus(construction):
+    # One component, two independent loops, one 2-cycle (the torus itself), all essential.
+    h0, h1, h2 = tda_core.cubical_persistence(np.full((5, 6), 2.5), construction=construction, periodic=True)
+    np.testing.assert_array_equal(h0, [[2.5, np.inf]])
+    np.testing.assert_array_equal(h1, [[2.5, np.inf], [2.5, np.inf]])
+    np.testing.assert_array_equal(h2, [[2.5, np.inf]])
+    # A cylinder: periodic along one axis only, no 2-cycle.
+    assert [len(d) for d in tda_core.cubical_persistence(np.zeros((5, 6)), periodic=[True, False])] == [1, 1]
+
+
+def test_default_max_dim_includes_the_top_class_only_on_a_torus():
+    arr = make((6, 5, 4), "random")
+    assert len(tda_core.cubical_persistence(arr, periodic=True)) == 4
+    assert len(tda_core.cubical_persistence(arr, periodic=(True, True, False))) == 3
+    assert len(tda_core.cubical_persistence(arr[0, 0], periodic=True)) == 2  # a circle: H0 and H1
+
+
+@pytest.mark.parametrize("shape", [(30, 31), (7, 8, 6), (4, 3, 4, 3)], ids=str)
+@pytest.mark.parametrize("construction", ["V", "T"])
+def test_no_periodic_axis_gives_the_same_diagrams_as_before(shape, construction):
+    arr = make(shape, "plateaus", seed=6)
+    plain = tda_core.cubical_persistence(arr, construction=construction)
+    for periodic in (False, np.False_, [False] * len(shape), np.zeros(len(shape), dtype=bool)):
+        assert_same(tda_core.cubical_persistence(arr, construction=construction, periodic=periodic), plain)
+
+
+@pytest.mark.parametrize("shape", [(60, 70), (14, 15, 16), (5, 6, 5, 6)], ids=str)
+def test_periodic_axes_with_two_threads(shape):
+    arr = make(shape, "plateaus", seed=7)
+    periodic = [True] * (len(shape) - 1) + [False]
+    for construction in ("V", "T"):
+        one = tda_core.cubical_persistence(arr, construction=construction, periodic=periodic)
+        assert_same(tda_core.cubical_persistence(arr, construction=construction, periodic=periodic, n_threads=2), one)
+        assert_same(one, gudhi_periodic(arr, periodic, construction)[: len(shape)])
+
+
+@pytest.mark.parametrize(
+    "periodic",
+    [
+        [True],  # too few for a 2-D array
+        [True, False, True],
+        [1, 0],  # ints are not bools
+        ["yes", "no"],
+        "TF",
+        None,
+        1,
+        np.ones((2, 2), dtype=bool),
+        {"axis": True},
+    ],
+    ids=repr,
+)
+def test_bad_periodic_flags(periodic):
+    with pytest.raises(ValueError, match=r"^periodic: must be one bool for all axes or a sequence of 2 bools") as info:
+        tda_core.cubical_persistence(np.zeros((3, 3)), periodic=periodic)
+    if not isinstance(periodic, bool | int):
+        assert repr(periodic) not in str(info.value)  # the value is never echoed
+
+
+def test_cell_limit_counts_periodic_axes(monkeypatch):
+    # A periodic axis of n entries has 2n cells (V: 2n - 1, T: 2n + 1 otherwise).
+    from tda_core import cubical
+
+    monkeypatch.setattr(cubical, "_MAX_CELLS", 1000)
+    with pytest.raises(ValueError, match=r"shape \(20, 30\) gives 2360 cubical cells"):
+        tda_core.cubical_persistence(np.zeros((20, 30)), periodic=[True, False])
+    with pytest.raises(ValueError, match=r"shape \(20, 30\) gives 2400 cubical cells"):
+        tda_core.cubical_persistence(np.zeros((20, 30)), construction="T", periodic=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from . import _core, _validate
@@ -19,6 +21,7 @@ def cubical_persistence(
     construction: str = "V",
     n_threads: int = 1,
     coeff: int = 2,
+    periodic: bool | Sequence[bool] = False,
 ) -> list[np.ndarray]:
     """Persistence diagrams of the sublevel-set filtration of a 1-D to 4-D array
     (a signal, an image, a volume, a 4-D field).
@@ -31,8 +34,9 @@ def cubical_persistence(
         bytes per array entry) up to 2**32 - 2 cells (about 32768**2 pixels or 800**3
         voxels), 16 bytes per cell beyond (64-bit cell indices).
     max_dim:
-        Largest homology dimension returned; defaults to ``array.ndim - 1`` (the largest
-        one that can be non-trivial). Dimensions ``>= array.ndim`` come back empty.
+        Largest homology dimension returned; defaults to the largest one that can be
+        non-trivial: ``array.ndim - 1``, or ``array.ndim`` when every axis is periodic
+        (a torus has a top-dimensional class). Dimensions above come back empty.
     construction:
         ``"V"``: entries are the vertices of the cubical complex and every cube takes
         the maximum of its vertices (lower-star filtration, 4-/6-connectivity in
@@ -46,12 +50,20 @@ def cubical_persistence(
         Prime p of the coefficient field Z/p (GUDHI's default is 11). Results can differ
         from Z/2 only from 3-D arrays on (a loop winding twice around a tunnel is zero in
         Z/2 homology of the tunnel, not in Z/3).
+    periodic:
+        One bool per axis of ``array`` (or one for all): along a periodic axis the last
+        entry is adjacent to the first, as in GUDHI's ``PeriodicCubicalComplex(...,
+        periodic_dimensions=periodic)`` (with ``top_dimensional_cells`` for ``"T"``,
+        ``vertices`` for ``"V"``). With m periodic axes the whole complex is an
+        m-torus (times a box), whose C(m, k) classes of dimension k never die. A
+        periodic axis of length 1 or 2 is allowed, as in GUDHI (one entry: a cell glued
+        to itself, a loop).
 
     Returns
     -------
     list of ``max_dim + 1`` float64 arrays of shape (n, 2) with (birth, death) rows,
-    dimension 0 first; the one essential class (dimension 0) has death ``inf``.
-    Pairs with death == birth are omitted.
+    dimension 0 first; essential classes have death ``inf`` (without periodic axes,
+    only the one of dimension 0). Pairs with death == birth are omitted.
     """
     if not isinstance(construction, str) or construction not in _CONSTRUCTIONS:
         raise ValueError(f"construction: must be 'V' or 'T', got {construction!r}")
@@ -63,9 +75,10 @@ def cubical_persistence(
         raise ValueError(f"array: must be 1-D to 4-D, got {values.ndim}-D")
     if values.size == 0:
         raise ValueError(f"array: must not be empty, got shape {values.shape}")
+    wraps = _periodic_axes(periodic, values.ndim)
     cells = 1
-    for n in values.shape:
-        cells *= 2 * n - 1 if construction == "V" else 2 * n + 1
+    for n, p in zip(values.shape, wraps, strict=True):
+        cells *= 2 * n if p else 2 * n - 1 if construction == "V" else 2 * n + 1
     if cells >= _MAX_CELLS:
         raise ValueError(
             f"array: shape {values.shape} gives {cells} cubical cells, more than the engine's {_MAX_CELLS - 1}"
@@ -74,7 +87,7 @@ def cubical_persistence(
         raise ValueError("array: contains NaN; replace or mask missing values first")
     values = np.ascontiguousarray(values)
     if max_dim is None:
-        max_dim = values.ndim - 1
+        max_dim = values.ndim if all(wraps) else values.ndim - 1
     if isinstance(max_dim, bool) or not isinstance(max_dim, int | np.integer) or not 0 <= max_dim <= _MAX_DIM:
         raise ValueError(f"max_dim: must be an integer from 0 to {_MAX_DIM} (homology above the array's "
                          f"dimension is empty), got {max_dim!r}")
@@ -84,4 +97,19 @@ def cubical_persistence(
             or coeff >= 2**31:
         raise ValueError(f"coeff: must be a prime below 2**31 (the field Z/p), got {coeff!r}")
     # The engine uses at most 2 threads; any larger request means "as many as it can".
-    return _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2), int(coeff))
+    return _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2), int(coeff),
+                                     list(wraps))
+
+
+def _periodic_axes(periodic: object, ndim: int) -> tuple[bool, ...]:
+    """One flag per axis; the error never repeats the value (it may be a large array)."""
+    usage = (f"periodic: must be one bool for all axes or a sequence of {ndim} bools, one per axis of the "
+             f"{ndim}-D array")
+    if isinstance(periodic, bool | np.bool_):
+        return (bool(periodic),) * ndim
+    if isinstance(periodic, str | bytes) or not isinstance(periodic, Sequence | np.ndarray):
+        raise ValueError(usage)
+    flags = list(periodic)
+    if len(flags) != ndim or not all(isinstance(f, bool | np.bool_) for f in flags):
+        raise ValueError(usage)
+    return tuple(bool(f) for f in flags)

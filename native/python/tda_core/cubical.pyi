@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -9,4 +11,5 @@ def cubical_persistence(
     construction: str = "V",
     n_threads: int = 1,
     coeff: int = 2,
+    periodic: bool | Sequence[bool] = False,
 ) -> list[np.ndarray]: ...

@@ -3,7 +3,8 @@
 A Perseus cubical file holds, one number per line (any whitespace is accepted):
 the dimension ``d``; the sizes ``n_1 .. n_d``; then the ``n_1 * .. * n_d`` values of the
 top-dimensional cells with the *first* coordinate varying fastest. A negative size marks
-a periodic axis in GUDHI; periodic boundaries are not supported here and are refused.
+a periodic axis in GUDHI; such files are refused here (the reader returns values only:
+give positive sizes and pass ``periodic=`` to ``cubical_persistence``).
 The values are returned as an array ``a`` of shape ``(n_1, .., n_d)`` (``a[i_1, .., i_d]``
 is the cell at those coordinates), to be used as top cells:
 ``cubical_persistence(a, construction="T")`` gives GUDHI's
@@ -43,8 +44,8 @@ def read_perseus(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"path: {name!r} has dimension {dim}; cubical persistence takes 1 to {_MAX_DIM}")
     sizes = [header(1 + k, f"size of axis {k + 1}") for k in range(dim)]
     if any(n < 0 for n in sizes):
-        raise ValueError(f"path: {name!r} has periodic axes (negative sizes {sizes}); periodic boundaries are not "
-                         "supported, give the sizes as positive numbers for an ordinary grid")
+        raise ValueError(f"path: {name!r} has periodic axes (negative sizes {sizes}), which the reader does not "
+                         "return; give the sizes as positive numbers and pass periodic=... to cubical_persistence")
     if any(n == 0 for n in sizes):
         raise ValueError(f"path: {name!r} has an empty axis (sizes {sizes})")
     count = int(np.prod(sizes))
