@@ -128,6 +128,8 @@ def main() -> None:
                  "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)))
             urls.append(f"http://127.0.0.1:{port}")
         url = ",".join(urls)
+        headers = {"Authorization": f"Bearer {user.token}"}
+        jobs = f"/v1/namespaces/{namespace}/jobs"
         import httpx
 
         def status(address: str, path: str) -> int:
@@ -136,8 +138,6 @@ def main() -> None:
             except httpx.HTTPError:
                 return 0
 
-        headers = {"Authorization": f"Bearer {user.token}"}
-        jobs = f"/v1/namespaces/{namespace}/jobs"
         for address in urls:
             wait_for("tda-server /readyz", lambda a=address: status(a, "/readyz") == 200, timeout=60)
         assert httpx.post(urls[0] + jobs, json=tdajob("target"), headers=headers, timeout=30).status_code == 201

@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import jwt
 
-from .kube import Caller
+from .kube import TRANSPORT_ERRORS, Caller
 
 JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
 RESERVED_PREFIX = "system:"
@@ -150,7 +150,7 @@ class OidcVerifier:
         self._fetched_at = self._clock()
         try:
             document = await self._fetch()
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, KeyError, TypeError):
+        except (*TRANSPORT_ERRORS, ValueError, KeyError, TypeError):
             return  # keep the keys we have; the token is refused if none of them fits
         keys: dict[str, jwt.PyJWK] = {}
         for entry in document.get("keys") or ():
