@@ -45,20 +45,50 @@ def regime_signal(key: str, start_ms: int, seconds: float, rate: float, change_a
 
 
 def produce(bootstrap: str, topic: str, records: list[dict[str, Any]] | list[bytes], key_field: str = "sensor") -> None:
-    """Send records (dicts as JSON, bytes as they are), keyed by their series, and flush."""
+    """Send records (dicts as JSON, bytes as they are), keyed by their series; return once
+    every one is acknowledged, or raise naming how many were not."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     try:
+        sent = []
         for record in records:
             if isinstance(record, bytes):
-                producer.send(topic, value=record)
+                sent.append(producer.send(topic, value=record))
             else:
                 key = str(record.get(key_field, "")).encode()
-                producer.send(topic, key=key, value=json.dumps(record).encode())
+                sent.append(producer.send(topic, key=key, value=json.dumps(record).encode()))
         producer.flush(timeout=60)
+        failed = [future.exception for future in sent if not future.succeeded()]
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(sent)} records were not written to {topic} "
+                               f"({type(failed[0]).__name__})")
     finally:
         producer.close()
+
+
+def partitions(client: Any, topic: str) -> list[Any]:
+    from kafka import TopicPartition
+
+    return [TopicPartition(topic, p) for p in sorted(client.partitions_for_topic(topic) or ())]
+
+
+def topic_counts(bootstrap: str, topics: list[str]) -> dict[str, dict[str, int]]:
+    """Per topic: records written (all, including open or aborted transactions) and records
+    a read_committed consumer can reach -- what to look at when no output arrives."""
+    from kafka import KafkaConsumer
+
+    counts: dict[str, dict[str, int]] = {topic: {} for topic in topics}
+    for isolation in ("read_uncommitted", "read_committed"):
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation, enable_auto_commit=False)
+        try:
+            for topic in topics:
+                tps = partitions(consumer, topic)
+                first, last = (consumer.beginning_offsets(tps), consumer.end_offsets(tps)) if tps else ({}, {})
+                counts[topic][isolation] = sum(last[tp] - first[tp] for tp in tps)
+        finally:
+            consumer.close()
+    return counts
 
 
 def committed(bootstrap: str, topic: str, timeout: float, idle: float | None = None) -> Iterator[dict[str, Any]]:
@@ -67,13 +97,19 @@ def committed(bootstrap: str, topic: str, timeout: float, idle: float | None = N
     after the first."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                              isolation_level="read_committed", enable_auto_commit=False,
                              consumer_timeout_ms=500)
     deadline = time.monotonic() + timeout
     last: float | None = None
     try:
         while time.monotonic() < deadline and (idle is None or last is None or time.monotonic() - last < idle):
+            if not consumer.assignment():
+                # Every partition, assigned by hand: no group, no wait for a metadata refresh.
+                consumer.assign(partitions(consumer, topic))
+                if not consumer.assignment():
+                    time.sleep(0.5)
+                    continue
             for message in consumer:
                 last = time.monotonic()
                 yield json.loads(message.value)
@@ -156,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         seen += 1
         if seen >= expected:
             break
+    if not seen:
+        topics = [kafka_spec[role]["topic"] for role in ("input", "output", "deadLetter") if role in kafka_spec]
+        for topic, count in topic_counts(bootstrap, topics).items():
+            _say(f"  {topic}: {count['read_uncommitted']} records, {count['read_committed']} readable "
+                 "by read_committed consumers")
     _say(f"\n{seen} windows. Look around:\n"
          f"  kubectl get tdas,kafkatopics,flinkdeployments -n {args.namespace}\n"
          f"  kubectl describe tdas {name} -n {args.namespace}\n"

@@ -160,7 +160,11 @@ def test_the_stream_example_flows_and_its_change_score_jumps_at_the_regime_chang
         user_env, "apply", "-f", str(EXAMPLES / "tdastream.yaml"), "-n", namespace)
     demo = run_module(dict(user_env, PYTHONUNBUFFERED="1"), "tda_dev.cli", "demo-stream", "--namespace", namespace,
                       timeout=600)
-    assert demo.returncode == 0, f"stdout:\n{demo.stdout}\nstderr:\n{demo.stderr}"
+    job_log = platform.state_dir / "flink" / "deployments" / namespace / "sensors" / "job.log"
+    job_lines = [line for line in job_log.read_text().splitlines() if "Triggering checkpoint" not in line] \
+        if job_log.exists() else ["(no job log)"]
+    job_tail = "\n".join(job_lines[-40:])
+    assert demo.returncode == 0, f"stdout:\n{demo.stdout}\nstderr:\n{demo.stderr}\nFlink job log (end):\n{job_tail}"
     rows = re.findall(r"window \+\s*([0-9.]+)s .* change score\s+([0-9.]+|-)(\s+<- regime change)?", demo.stdout)
     scores = [(float(t), float(c)) for t, c, _ in rows if c != "-"]
     assert len(scores) >= 40, demo.stdout
