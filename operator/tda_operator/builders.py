@@ -212,6 +212,7 @@ def build_job(tdajob: TDAJob, settings: Settings, estimated_bytes: int | None = 
                 "securityContext": POD_SECURITY_CONTEXT,
                 "containers": [container],
                 "volumes": volumes,
+                **({"priorityClassName": spec.priorityClassName} if spec.priorityClassName else {}),
             },
         },
     }

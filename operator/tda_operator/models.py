@@ -308,7 +308,8 @@ class TDAJobSpec(_Model):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                _immutable_once_created(field) for field in ("shards", "resources", "output", "backoffLimitPerDataset")
+                _immutable_once_created(field)
+                for field in ("shards", "resources", "output", "backoffLimitPerDataset", "priorityClassName")
             ]
         }
     )
@@ -342,6 +343,19 @@ class TDAJobSpec(_Model):
     )
     output: Output = Field(
         default_factory=Output, json_schema_extra={"default": {}}, description="Where results are written."
+    )
+    priorityClassName: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description=(
+            "PriorityClass of the worker pods (e.g. a low one for background batch work). The system-* "
+            "classes are for cluster components and refused. Immutable after creation."
+        ),
+        json_schema_extra={"x-kubernetes-validations": [cel(
+            "!self.startsWith('system-')",
+            "spec.priorityClassName: the system-* classes are reserved for cluster components; "
+            "use a PriorityClass of your cluster")]},
     )
     backoffLimitPerDataset: int = Field(
         default=2,

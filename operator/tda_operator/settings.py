@@ -5,7 +5,7 @@
 ``_MAX_DOWNLOAD_BYTES``, ``_ALLOW_HTTP``, ``_MAX_REDIRECTS``, ``_RESYNC_SECONDS``,
 ``_FLINK_IMAGE``, ``_FLINK_PYTHON_JAR``,
 ``_NAMESPACES`` (comma-separated; empty: all) and ``_METRICS_PORT`` map onto :class:`Settings`.
-kopf's own tuning is in ``handlers``: ``TDA_OPERATOR_WORKERS`` (reconcile threads, default 16) and
+kopf's own tuning is in ``handlers``: ``TDA_OPERATOR_WORKERS`` (reconcile threads, default 64) and
 ``TDA_OPERATOR_PEERING`` (a ClusterKopfPeering name: run several replicas with one
 active; unset: standalone).
 """

@@ -294,6 +294,27 @@ def test_failed_container_reports_exit_code_and_falls_back_to_its_log(namespace,
     assert term.started_at is not None and term.finished_at is not None
 
 
+def test_pods_of_negative_priority_run_on_idle_cpu_only(namespace, core, api_client):
+    """The local node's stand-in for a control plane on machines of its own: such pods run
+    under SCHED_IDLE; every other pod under the normal policy."""
+    from kubernetes import client
+
+    scheduling = client.SchedulingV1Api(api_client)
+    low = _name("background")
+    scheduling.create_priority_class({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                      "metadata": {"name": low}, "value": -5, "preemptionPolicy": "Never"})
+    try:
+        script = "import os; print('policy', os.sched_getscheduler(0) == os.SCHED_IDLE)"
+        names = {_name("idle"): True, _name("normal"): False}
+        for name, background in names.items():
+            core.create_namespaced_pod(namespace, _pod(name, script, **({"priorityClassName": low} if background else {})))
+        for name, background in names.items():
+            assert _finished_pod(core, namespace, name).status.phase == "Succeeded"
+            assert f"policy {background}" in core.read_namespaced_pod_log(name, namespace)
+    finally:
+        scheduling.delete_priority_class(low)
+
+
 def test_on_failure_pod_is_restarted_until_it_succeeds(namespace, core):
     script = ("import os, sys\n"
               "if os.path.exists('/state/tried'): sys.exit(0)\n"

@@ -222,6 +222,8 @@ MALFORMED = [
     ("secret-name", {"input": {"url": "s3://b/k.npy", "credentialsSecret": "Not_A_Name"}},
      "spec.input.credentialsSecret"),
     ("backoff", {**VALID, "backoffLimitPerDataset": -1}, "spec.backoffLimitPerDataset"),
+    ("system-priority", {**VALID, "priorityClassName": "system-node-critical"}, "spec.priorityClassName"),
+    ("priority-name", {**VALID, "priorityClassName": "Not_A_Name"}, "spec.priorityClassName"),
 ]
 
 
@@ -242,6 +244,7 @@ def test_input_and_computation_are_immutable(platform, operator, custom, namespa
     for patch, field in (
         ({"spec": {"input": {"inline": {"points": [[5.0, 5.0]]}}}}, "spec.input is immutable"),
         ({"spec": {"computation": {"maxDimension": 0}}}, "spec.computation is immutable"),
+        ({"spec": {"priorityClassName": "low"}}, "spec.priorityClassName is immutable"),
     ):
         with pytest.raises(ApiException) as refused:
             custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "frozen", patch)

@@ -476,3 +476,9 @@ def test_examples_are_what_the_builders_return():
     assert worker == builders.build_worker_rbac("default", Settings())
     policy = list(yaml.safe_load_all((EXAMPLES / "worker-policy.yaml").read_text()))
     assert policy == builders.build_worker_admission_policy()
+
+
+def test_the_priority_class_reaches_the_worker_pods_only_when_set():
+    template = builders.build_job(tdajob(INLINE, priorityClassName="batch-low"), Settings())["spec"]["template"]
+    assert template["spec"]["priorityClassName"] == "batch-low"
+    assert "priorityClassName" not in builders.build_job(tdajob(INLINE), Settings())["spec"]["template"]["spec"]

@@ -52,7 +52,7 @@ class Container:
         return self.dir / "start-error"
 
     def start(self, argv: list[str], env: dict[str, str], mounts: list[dict[str, Any]],
-              scratch: Path, hostname: str, working_dir: str, read_only_root: bool) -> None:
+              scratch: Path, hostname: str, working_dir: str, read_only_root: bool, background: bool = False) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         scratch.mkdir(parents=True, exist_ok=True)
         self.term_file.write_bytes(b"")
@@ -70,7 +70,7 @@ class Container:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as logf:
             self.log_offset = logf.tell()
-            self.proc = launch(spec_file, logf)
+            self.proc = launch(spec_file, logf, background)
         self.started_at = now()
         self.started_mono = time.monotonic()
         pid_record = f"{self.proc.pid} {start_ticks(self.proc.pid)}\n"

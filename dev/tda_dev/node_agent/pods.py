@@ -272,7 +272,7 @@ class PodWorker(threading.Thread):
         read_only_root = bool((c.get("securityContext") or {}).get("readOnlyRootFilesystem"))
         try:
             ctr.start(argv, env, mounts, self.dir / "ns" / name, hostname[:63], c.get("workingDir") or "/",
-                      read_only_root)
+                      read_only_root, background=int(self.spec.get("priority") or 0) < 0)
         except OSError as e:
             st["state"] = {"waiting": {"reason": "RunContainerError", "message": str(e)}}
             self.backoff[name] = (self.backoff.get(name, (0, 0.0))[0], time.monotonic() + 5.0)

@@ -20,11 +20,15 @@ from . import exec_helper
 HELPER = os.path.abspath(exec_helper.__file__)
 
 
-def launch(spec_file: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    """The container's process: the exec helper in new mount and UTS namespaces, in its own session."""
-    # `unshare` execs (no fork), so the pid we get is the container's own process.
+def launch(spec_file: Path, log: IO[bytes], background: bool = False) -> subprocess.Popen[bytes]:
+    """The container's process: the exec helper in new mount and UTS namespaces, in its own session.
+
+    ``background`` (a pod of negative priority) runs it under SCHED_IDLE: it gets only the CPU
+    nothing else wants. On a cluster the control plane has machines of its own; here pods share
+    two cores with it, and this is how a pod is kept from starving it."""
+    # `chrt` and `unshare` exec (no fork), so the pid we get is the container's own process.
     return subprocess.Popen(
-        ["unshare", "--mount", "--uts", "--propagation", "private",
+        [*(["chrt", "--idle", "0"] if background else []), "unshare", "--mount", "--uts", "--propagation", "private",
          sys.executable, "-I", HELPER, str(spec_file)],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True, close_fds=True, env={"PATH": os.environ.get("PATH", "")},
