@@ -79,6 +79,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     STREAMS.queue.start()
 
 
+def _finished(job: kopf.Body) -> bool:
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in (job.get("status") or {}).get("conditions") or [])
+
+
 def _owner_key(body: kopf.Body, namespace: str | None) -> tuple[str, str] | None:
     name = (body.get("metadata", {}).get("labels") or {}).get(contract.LABEL_TDAJOB)
     return (namespace or "default", name) if name else None
@@ -87,16 +92,20 @@ def _owner_key(body: kopf.Body, namespace: str | None) -> tuple[str, str] | None
 @kopf.on.event(contract.GROUP, contract.VERSION, contract.TDAJOB_PLURAL)
 async def tdajob_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any) -> None:
     key = (namespace or "default", name or "")
-    CACHE.set_tdajob(key, None if event.get("type") == "DELETED" else dict(body))
-    RECONCILER.queue.add(key)
+    deleted = event.get("type") == "DELETED"
+    CACHE.set_tdajob(key, None if deleted else dict(body))
+    # A TDAJob without a status is new: its Job goes before status updates of running ones.
+    RECONCILER.queue.add(key, urgent=not deleted and not (body.get("status") or {}).get("phase"))
 
 
 @kopf.on.event("batch", "v1", "jobs")
 async def job_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
     key = _owner_key(body, namespace)
     if key is not None:
-        CACHE.set_job(key, None if event.get("type") == "DELETED" else dict(body))
-        RECONCILER.queue.add(key)
+        deleted = event.get("type") == "DELETED"
+        CACHE.set_job(key, None if deleted else dict(body))
+        # A Job that just finished is a TDAJob's final status: it goes before progress updates.
+        RECONCILER.queue.add(key, urgent=not deleted and _finished(body))
 
 
 @kopf.on.event("", "v1", "pods")

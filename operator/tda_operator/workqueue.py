@@ -2,7 +2,9 @@
 
 Events only say "look at this TDAJob again"; however many arrive, the key is reconciled
 once with the latest cached state. A failed reconcile is retried with exponential backoff
-per key; a key added while it is being handled is handled again right after.
+per key; a key added while it is being handled is handled again right after. Keys added as
+``urgent`` (a TDAJob nothing was done for yet) go before the others: under load, new work
+is not stuck behind the status updates of work already running.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import heapq
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable
 
 log = logging.getLogger("tda_operator")
@@ -24,7 +27,8 @@ class WorkQueue:
         self._workers = workers
         self._base_delay = base_delay
         self._max_delay = max_delay
-        self._ready: list[Hashable] = []
+        self._urgent: deque[Hashable] = deque()
+        self._ready: deque[Hashable] = deque()
         self._queued: set[Hashable] = set()
         self._active: set[Hashable] = set()
         self._dirty: set[Hashable] = set()
@@ -47,17 +51,17 @@ class WorkQueue:
             self._stopping = True
             self._wake.notify_all()
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: Hashable, urgent: bool = False) -> None:
         with self._wake:
-            self._enqueue(key)
+            self._enqueue(key, urgent)
 
-    def _enqueue(self, key: Hashable) -> None:
+    def _enqueue(self, key: Hashable, urgent: bool = False) -> None:
         """With the lock held: in line once, or marked to go again when its current turn ends."""
         if key in self._active:
             self._dirty.add(key)
         elif key not in self._queued:
             self._queued.add(key)
-            self._ready.append(key)
+            (self._urgent if urgent else self._ready).append(key)
             self._wake.notify()
 
     def add_after(self, key: Hashable, delay: float) -> None:
@@ -72,7 +76,7 @@ class WorkQueue:
 
     def depth(self) -> int:
         with self._wake:
-            return len(self._ready) + len(self._later)
+            return len(self._urgent) + len(self._ready) + len(self._later)
 
     def _next(self) -> Hashable | None:
         with self._wake:
@@ -84,8 +88,8 @@ class WorkQueue:
                         continue  # superseded by an earlier timer
                     del self._due[key]
                     self._enqueue(key)
-                if self._ready:
-                    key = self._ready.pop(0)
+                if self._urgent or self._ready:
+                    key = (self._urgent or self._ready).popleft()
                     self._queued.discard(key)
                     self._active.add(key)
                     return key

@@ -37,8 +37,22 @@ def test_an_event_fills_the_cache_and_queues_its_tdajob(monkeypatch):
     from tda_operator import handlers
 
     queued = []
-    monkeypatch.setattr(handlers.RECONCILER.queue, "add", queued.append)
+    monkeypatch.setattr(handlers.RECONCILER.queue, "add", lambda key, urgent=False: queued.append((key, urgent)))
     job = {"apiVersion": "batch/v1", "kind": "Job",
            "metadata": {"name": "j", "namespace": "ns", "labels": {"tda.io/tdajob": "t"}}}
     asyncio.run(handlers.job_event(event={"type": "ADDED", "object": job}, body=kopf.Body(job), namespace="ns"))
-    assert queued == [("ns", "t")]
+    assert handlers.CACHE.get(("ns", "t")).job is not None
+    # A finished Job is urgent (the TDAJob's final status); so is a TDAJob without a status (new).
+    job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
+    asyncio.run(handlers.job_event(event={"type": "MODIFIED", "object": job}, body=kopf.Body(job), namespace="ns"))
+    assert queued == [(("ns", "t"), False), (("ns", "t"), True)]
+    from tda_operator_fixtures import INLINE, tdajob_body
+
+    new = tdajob_body(INLINE)
+    key = (new["metadata"]["namespace"], new["metadata"]["name"])
+    asyncio.run(handlers.tdajob_event(event={"type": "ADDED", "object": new}, body=kopf.Body(new),
+                                      namespace=key[0], name=key[1]))
+    running = {**new, "status": {"phase": "Running"}}
+    asyncio.run(handlers.tdajob_event(event={"type": "MODIFIED", "object": running}, body=kopf.Body(running),
+                                      namespace=key[0], name=key[1]))
+    assert queued[2:] == [(key, True), (key, False)]

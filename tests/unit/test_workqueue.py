@@ -98,6 +98,21 @@ def test_a_key_added_many_times_while_queued_is_handled_once(queues):
     assert handler.keys() == ["a", "b"]
 
 
+def test_urgent_keys_go_before_the_others_in_their_order(queues):
+    handler = Handler()
+    queue = make(queues, handler, workers=1)
+    for key in ("a", "b"):
+        queue.add(key)
+    queue.add("new-1", urgent=True)
+    queue.add("c")
+    queue.add("new-2", urgent=True)
+    queue.add("a", urgent=True)  # already in line: keeps its place
+    assert queue.depth() == 5
+    queue.start()
+    wait_until(lambda: len(handler.keys()) == 5, "every key to be handled")
+    assert handler.keys() == ["new-1", "new-2", "a", "b", "c"]
+
+
 def test_a_key_added_while_handled_is_handled_again_after(queues):
     entered, release = threading.Event(), threading.Event()
 
