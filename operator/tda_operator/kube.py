@@ -71,6 +71,17 @@ def _call(method: str, path: str, body: Any = None, query: list[tuple[str, str]]
     return json.loads(response.data) if response.data else None
 
 
+def namespace_terminating(error: ApiException) -> bool:
+    """The API server's refusal to create anything in a namespace that is being deleted."""
+    if error.status != 403:
+        return False
+    try:
+        causes = (json.loads(error.body or "{}").get("details") or {}).get("causes") or []
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(c, dict) and c.get("type") == "NamespaceTerminating" for c in causes)
+
+
 def apply(obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
     """Server-side apply as field manager ``tda-operator`` (force: the operator owns these fields)."""
     result: dict[str, Any] = _call(

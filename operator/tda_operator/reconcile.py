@@ -111,8 +111,15 @@ class Reconciler:
                 outcome["result"] = str(refusal.reason).lower()
                 self.publish(key, run, refusal)
                 return None
-            self._ensure_worker_identity(tdajob.metadata.namespace)
-            job = self._ensure_job(key, tdajob, run, int(estimate["bytes"]) if estimate else None)
+            try:
+                self._ensure_worker_identity(tdajob.metadata.namespace)
+                job = self._ensure_job(key, tdajob, run, int(estimate["bytes"]) if estimate else None)
+            except ApiException as error:
+                if not kube.namespace_terminating(error):
+                    raise
+                # The namespace and this TDAJob are going: retrying would only load the API server.
+                outcome["result"] = "namespace_terminating"
+                return None
             if job is None:  # an earlier TDAJob's Job of this name is still being deleted
                 return FINISHING_RECHECK_SECONDS
             pods = tuple(p for p in run.pods.values() if p.job_uid == job["metadata"]["uid"])

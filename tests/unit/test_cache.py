@@ -342,3 +342,32 @@ def test_a_configmap_no_tdajob_owns_is_not_a_record(cache):
     orphan["metadata"]["ownerReferences"] = []
     assert not cache.observe_record(KEY, orphan, deleted=False)
     assert cache.observe_record(KEY, config_map(0), deleted=False)
+
+
+# ------------------------------------------------------------------ a namespace being deleted
+
+
+@pytest.mark.parametrize(("causes", "retried"), [
+    ([{"type": "NamespaceTerminating", "field": "metadata.namespace"}], False),
+    ([], True),  # any other refusal (e.g. RBAC) is an error, retried with backoff
+])
+def test_nothing_is_created_or_retried_in_a_namespace_being_deleted(cache, monkeypatch, causes, retried):
+    """Deleting a namespace deletes its Jobs before (some of) its TDAJobs: the operator must not
+    retry re-creating them against the API server's refusal, thousands of times."""
+    from kubernetes.client.exceptions import ApiException
+    from tda_operator import reconcile
+    from tda_operator.settings import Settings
+
+    def refuse(obj, subresource=""):
+        error = ApiException(status=403, reason="Forbidden")
+        error.body = json.dumps({"kind": "Status", "code": 403, "reason": "Forbidden",
+                                 "details": {"causes": causes}})
+        raise error
+
+    monkeypatch.setattr(reconcile.kube, "apply", refuse)
+    reconciler = reconcile.Reconciler(cache, Settings())
+    if retried:
+        with pytest.raises(ApiException):
+            reconciler.reconcile(KEY)
+    else:
+        assert reconciler.reconcile(KEY) is None
