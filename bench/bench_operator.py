@@ -114,8 +114,8 @@ POINTS = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.5]]
 UNRELATED_LABEL = "bench.tda.io/unrelated"
 PROGRESS_SECONDS = 30.0
 IDLE_SECONDS = 10.0
-WATCH_SECONDS = 240
-BACKGROUND_CLASS = "tda-bench-background"  # server-side end of each watch request; the bench re-opens it from the last version
+WATCH_SECONDS = 240  # server-side end of each watch request; the bench re-opens it from the last version
+BACKGROUND_CLASS = "tda-bench-background"
 
 
 def _say(message: str) -> None:

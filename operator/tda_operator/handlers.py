@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 import tda_contract as contract
 
+from . import status as status_fn
 from . import streams
 from .cache import Cache
 from .reconcile import Reconciler
@@ -79,11 +80,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     STREAMS.queue.start()
 
 
-def _finished(job: kopf.Body) -> bool:
-    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-               for c in (job.get("status") or {}).get("conditions") or [])
-
-
 def _owner_key(body: kopf.Body, namespace: str | None) -> tuple[str, str] | None:
     name = (body.get("metadata", {}).get("labels") or {}).get(contract.LABEL_TDAJOB)
     return (namespace or "default", name) if name else None
@@ -105,7 +101,8 @@ async def job_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None
         deleted = event.get("type") == "DELETED"
         CACHE.set_job(key, None if deleted else dict(body))
         # A Job that just finished is a TDAJob's final status: it goes before progress updates.
-        RECONCILER.queue.add(key, urgent=not deleted and _finished(body))
+        RECONCILER.queue.add(key, urgent=not deleted and any(
+            status_fn.job_condition(dict(body), kind) for kind in ("Complete", "Failed")))
 
 
 @kopf.on.event("", "v1", "pods")
