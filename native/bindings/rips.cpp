@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -28,6 +29,13 @@ rips::Metric parse_metric(const std::string& name) {
   if (name == "cosine") return rips::Metric::cosine;
   throw std::invalid_argument("metric: unknown metric '" + name + "'");
 }
+
+// What a call asks for beside the diagrams.
+struct Wanted {
+  bool generators = false;
+  bool cocycles = false;
+  bool any() const { return generators || cocycles; }
+};
 
 rips::Options make_options(int max_dim, double threshold, std::uint64_t coeff, int n_threads) {
   if (max_dim < 0) throw std::invalid_argument("max_dim must be >= 0");
@@ -65,8 +73,53 @@ rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
   return out;
 }
 
-::py::list rips_points(const DoubleArray& points, const std::string& metric, int max_dim, double threshold,
-                       std::uint64_t coeff, int n_threads) {
+// Per dimension, int64 arrays parallel to the diagrams: critical edges (k x 3 in
+// dimension 0, k x 4 above) and, when asked for, each pair's cocycle (m x (d + 2)).
+::py::tuple to_python(const rips::Diagrams& diagrams, const rips::Representatives& r, const Wanted& wanted) {
+  ::py::object generators = ::py::none(), cocycles = ::py::none();
+  if (wanted.generators) {
+    ::py::list per_dim;
+    for (std::size_t dim = 0; dim < r.critical_edges.size(); ++dim) {
+      const auto& rows = r.critical_edges[dim];
+      const ::py::ssize_t width = dim == 0 ? 3 : 4;
+      ::py::array_t<std::int64_t> a({::py::ssize_t(rows.size()), width});
+      auto m = a.mutable_unchecked<2>();
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        for (::py::ssize_t k = 0; k < width; ++k) m(i, k) = rows[i][std::size_t(dim == 0 && k > 0 ? k + 1 : k)];
+      per_dim.append(a);
+    }
+    generators = per_dim;
+  }
+  if (wanted.cocycles) {
+    ::py::list per_dim;
+    for (std::size_t dim = 0; dim < r.cocycle.size(); ++dim) {
+      ::py::list of_pairs;
+      const auto width = ::py::ssize_t(dim + 2);
+      for (const rips::Cocycle& c : r.cocycle[dim]) {
+        ::py::array_t<std::int64_t> a({::py::ssize_t(c.size()) / width, width});
+        std::copy(c.begin(), c.end(), a.mutable_data());
+        of_pairs.append(a);
+      }
+      per_dim.append(of_pairs);
+    }
+    cocycles = per_dim;
+  }
+  return ::py::make_tuple(to_python(diagrams), generators, cocycles);
+}
+
+// Runs one Rips computation, with the representatives asked for.
+template <class Compute>
+::py::object compute_rips(rips::Options options, const Wanted& wanted, Compute&& compute) {
+  rips::Representatives representatives;
+  representatives.cocycles = wanted.cocycles;
+  if (wanted.any()) options.representatives = &representatives;
+  const auto diagrams = run_rips(options, compute);
+  if (!wanted.any()) return to_python(diagrams);
+  return to_python(diagrams, representatives, wanted);
+}
+
+::py::object rips_points(const DoubleArray& points, const std::string& metric, int max_dim, double threshold,
+                         std::uint64_t coeff, int n_threads, bool generators, bool cocycles) {
   if (points.ndim() != 2) throw std::invalid_argument("X must be a 2-D array");
   if (points.shape(0) < 1 || points.shape(1) < 1) throw std::invalid_argument("X must not be empty");
   if (points.shape(0) > 0x7fffffff) throw std::invalid_argument("X has too many points");
@@ -75,13 +128,12 @@ rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
   const double* data = points.data();
   for (std::size_t i = 0; i < n * d; ++i)
     if (!std::isfinite(data[i])) throw std::invalid_argument("X must contain only finite values");
-  auto diagrams = run_rips(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
-    return rips::persistence_from_points(data, n, d, m, o);
-  });
-  return to_python(diagrams);
+  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles},
+                      [&](const rips::Options& o) { return rips::persistence_from_points(data, n, d, m, o); });
 }
 
-::py::list rips_dense(const DoubleArray& matrix, int max_dim, double threshold, std::uint64_t coeff, int n_threads) {
+::py::object rips_dense(const DoubleArray& matrix, int max_dim, double threshold, std::uint64_t coeff, int n_threads,
+                        bool generators, bool cocycles) {
   if (matrix.ndim() != 2 || matrix.shape(0) != matrix.shape(1))
     throw std::invalid_argument("X must be a square distance matrix");
   if (matrix.shape(0) < 1) throw std::invalid_argument("X must not be empty");
@@ -90,14 +142,13 @@ rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
   const double* data = matrix.data();
   for (std::size_t i = 0; i < n * n; ++i)
     if (std::isnan(data[i]) || data[i] < 0) throw std::invalid_argument("X must hold non-negative distances");
-  auto diagrams = run_rips(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
-    return rips::persistence_from_dense(data, n, o);
-  });
-  return to_python(diagrams);
+  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles},
+                      [&](const rips::Options& o) { return rips::persistence_from_dense(data, n, o); });
 }
 
-::py::list rips_sparse(const IndexArray& rows, const IndexArray& cols, const DoubleArray& values, std::int64_t n,
-                       int max_dim, double threshold, std::uint64_t coeff, int n_threads) {
+::py::object rips_sparse(const IndexArray& rows, const IndexArray& cols, const DoubleArray& values, std::int64_t n,
+                         int max_dim, double threshold, std::uint64_t coeff, int n_threads, bool generators,
+                         bool cocycles) {
   if (rows.ndim() != 1 || cols.ndim() != 1 || values.ndim() != 1 || rows.shape(0) != cols.shape(0) ||
       rows.shape(0) != values.shape(0))
     throw std::invalid_argument("X: row, column and value arrays must be 1-D of equal length");
@@ -109,10 +160,11 @@ rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
     if (std::isnan(values.data()[k]) || values.data()[k] < 0)
       throw std::invalid_argument("X must hold non-negative distances");
   }
-  auto diagrams = run_rips(make_options(max_dim, threshold, coeff, n_threads), [&](const rips::Options& o) {
-    return rips::persistence_from_sparse(rows.data(), cols.data(), values.data(), nnz, std::size_t(n), o);
-  });
-  return to_python(diagrams);
+  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles},
+                      [&](const rips::Options& o) {
+                        return rips::persistence_from_sparse(rows.data(), cols.data(), values.data(), nnz,
+                                                             std::size_t(n), o);
+                      });
 }
 
 ::py::dict to_python(const rips::Estimate& e) {
@@ -131,12 +183,16 @@ rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
 void bind_rips(::py::module_& m) {
   m.attr("_RIPS_MAX_DIM") = tda::rips::max_dimension();
   m.def("_rips_points", &rips_points, ::py::arg("points"), ::py::arg("metric"), ::py::arg("max_dim"),
-        ::py::arg("threshold"), ::py::arg("coeff"), ::py::arg("n_threads"),
-        "Rips persistence of a point cloud (float64, n x d).");
+        ::py::arg("threshold"), ::py::arg("coeff"), ::py::arg("n_threads"), ::py::arg("generators") = false,
+        ::py::arg("cocycles") = false,
+        "Rips persistence of a point cloud (float64, n x d); with generators or cocycles, "
+        "(diagrams, generators, cocycles).");
   m.def("_rips_dense", &rips_dense, ::py::arg("matrix"), ::py::arg("max_dim"), ::py::arg("threshold"),
-        ::py::arg("coeff"), ::py::arg("n_threads"), "Rips persistence of a full distance matrix.");
+        ::py::arg("coeff"), ::py::arg("n_threads"), ::py::arg("generators") = false, ::py::arg("cocycles") = false,
+        "Rips persistence of a full distance matrix.");
   m.def("_rips_sparse", &rips_sparse, ::py::arg("rows"), ::py::arg("cols"), ::py::arg("values"), ::py::arg("n"),
         ::py::arg("max_dim"), ::py::arg("threshold"), ::py::arg("coeff"), ::py::arg("n_threads"),
+        ::py::arg("generators") = false, ::py::arg("cocycles") = false,
         "Rips persistence of a sparse distance matrix in coordinate form (absent = +inf).");
   m.def(
       "_rips_degrees",

@@ -20,8 +20,8 @@ template <class Access>
 Diagrams run_engine(Access access, Value threshold, const Options& options) {
   const PrimeField field(options.modulus);
   if (options.modulus == 2)
-    return detail::Engine<Access, true>(access, threshold, options.max_dim, field, options.cancel, options.n_threads).run();
-  return detail::Engine<Access, false>(access, threshold, options.max_dim, field, options.cancel, options.n_threads).run();
+    return detail::Engine<Access, true>(access, threshold, options, field).run();
+  return detail::Engine<Access, false>(access, threshold, options, field).run();
 }
 
 }  // namespace

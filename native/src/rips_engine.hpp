@@ -22,6 +22,7 @@
 // Morozov & Nigmetov (see reduce_parallel); the pairs are the same.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -115,6 +116,10 @@ class ReductionMatrix {
   std::span<const Entry> column(std::size_t j) const noexcept {
     return {entries_.data() + offsets_[j], entries_.data() + offsets_[j + 1]};
   }
+  // The entries of the column not closed yet.
+  std::span<const Entry> open_column() const noexcept {
+    return {entries_.data() + offsets_.back(), entries_.data() + entries_.size()};
+  }
 
  private:
   std::vector<std::size_t> offsets_{0};
@@ -165,23 +170,24 @@ class Engine {
   static constexpr std::size_t kParallelColumns = 256;
 
  public:
-  Engine(Access access, Value threshold, Dimension max_dim, const PrimeField& field,
-         const std::atomic<bool>* cancel, int n_threads)
-      : n_threads_(std::max(1, n_threads)),
+  Engine(Access access, Value threshold, const Options& options, const PrimeField& field)
+      : n_threads_(std::max(1, options.n_threads)),
         dist_(access),
         n_(access.n()),
         threshold_(threshold),
-        max_dim_(max_dim),
-        binomial_(std::max<VertexIndex>(access.n(), 1), max_dim + 2),
+        max_dim_(options.max_dim),
+        binomial_(std::max<VertexIndex>(access.n(), 1), options.max_dim + 2),
         coder_(binomial_),
         field_(field),
-        cancel_(cancel) {
-    if (!binomial_.representable(n_, max_dim + 2))
+        cancel_(options.cancel),
+        representatives_(options.representatives) {
+    if (!binomial_.representable(n_, max_dim_ + 2))
       throw std::overflow_error("too many points for this max_dim: simplex ranks exceed 64 bits");
   }
 
   Diagrams run() {
     Diagrams out(max_dim_ + 1);
+    if (representatives_) representatives_->cocycle.assign(max_dim_ + 1, {});
     std::vector<Entry> simplices, columns;
     dimension_zero(out[0], simplices);
     PivotMap previous_pivots;
@@ -202,6 +208,7 @@ class Engine {
         reduce(dim, columns, pivots, out[dim]);
       previous_pivots = std::move(pivots);
     }
+    if (representatives_) representatives_->critical_edges = critical_edges(out);
     return out;
   }
 
@@ -422,13 +429,14 @@ class Engine {
       e.coefficient = a == b;
       if (a != b) {
         // elder rule: the younger component dies
-        const Value birth = std::max(components.birth(a), components.birth(b));
-        if (e.diameter > birth) out.push_back({birth, e.diameter});
+        const VertexIndex younger = components.older(a, b) ? b : a;
+        const Value birth = components.birth(younger);
+        if (e.diameter > birth) out.push_back({birth, e.diameter, components.eldest(younger), e.index});
         components.link(a, b);
       }
     }
     for (VertexIndex v = 0; v < n_; ++v)
-      if (components.find(v) == v) out.push_back({components.birth(v), kInfinity});
+      if (components.find(v) == v) out.push_back({components.birth(v), kInfinity, components.eldest(v), kNoSimplex});
   }
 
   // Dimension-1 columns: cycle-closing edges outside apparent pairs, latest first.
@@ -603,7 +611,12 @@ class Engine {
       while (true) {
         const auto pivot = coboundary.pivot();
         if (!pivot) {
-          out.push_back({sigma.diameter, kInfinity});
+          out.push_back({sigma.diameter, kInfinity, sigma.index, kNoSimplex});
+          if (collect_cocycles()) {
+            std::vector<Entry> chain;
+            while (const auto e = reduction.pop_pivot()) chain.push_back(*e);
+            record_cocycle(dim, sigma.index, chain);
+          }
           break;
         }
         if (const auto* owner = pivots.find(pivot->index)) {
@@ -614,9 +627,12 @@ class Engine {
           continue;
         }
         if (eliminate_with_apparent_facet(*pivot, sigma.index, dim, coboundary, reduction)) continue;
-        if (pivot->diameter > sigma.diameter) out.push_back({sigma.diameter, pivot->diameter});
         pivots.insert(pivot->index, std::uint32_t(j), pivot->coefficient);
         while (const auto e = reduction.pop_pivot()) v_matrix.append(*e);
+        if (pivot->diameter > sigma.diameter) {
+          out.push_back({sigma.diameter, pivot->diameter, sigma.index, pivot->index});
+          if (collect_cocycles()) record_cocycle(dim, sigma.index, v_matrix.open_column());
+        }
         break;
       }
       v_matrix.close_column();
@@ -683,10 +699,14 @@ class Engine {
       const Snapshot* snap = shared.state[j].load(std::memory_order_acquire);
       if (!snap) continue;  // apparent pair
       if (snap->pivot.index == kNoSimplex) {
-        out.push_back({columns[j].diameter, kInfinity});
+        out.push_back({columns[j].diameter, kInfinity, columns[j].index, kNoSimplex});
+        if (collect_cocycles()) record_cocycle(dim, columns[j].index, snap->chain);
         continue;
       }
-      if (snap->pivot.diameter > columns[j].diameter) out.push_back({columns[j].diameter, snap->pivot.diameter});
+      if (snap->pivot.diameter > columns[j].diameter) {
+        out.push_back({columns[j].diameter, snap->pivot.diameter, columns[j].index, snap->pivot.index});
+        if (collect_cocycles()) record_cocycle(dim, columns[j].index, snap->chain);
+      }
       pivots.insert(snap->pivot.index, std::uint32_t(j), snap->pivot.coefficient);
     }
   }
@@ -761,6 +781,50 @@ class Engine {
     }
   }
 
+  // ---- representatives ----------------------------------------------------------
+
+  bool collect_cocycles() const noexcept { return representatives_ && representatives_->cocycles; }
+
+  // The cocycle of a reported pair: its column's simplex plus the chain V added to it.
+  void record_cocycle(Dimension dim, SimplexIndex sigma, std::span<const Entry> chain) const {
+    Cocycle cocycle;
+    cocycle.reserve((chain.size() + 1) * std::size_t(dim + 2));
+    const auto p = std::int64_t(field_.modulus());
+    auto row = [&](SimplexIndex index, Coefficient coefficient) {
+      VertexIndex v[kMaxVertices];
+      coder_.decode(index, dim, v);
+      cocycle.insert(cocycle.end(), v, v + dim + 1);
+      const std::int64_t c = kBinary ? 1 : std::int64_t(coefficient);
+      cocycle.push_back(2 * c > p ? c - p : c);
+    };
+    row(sigma, 1);
+    for (const Entry& e : chain) row(e.index, e.coefficient);
+    representatives_->cocycle[std::size_t(dim)].push_back(std::move(cocycle));
+  }
+
+  // The two vertices of a simplex's longest edge (its diameter), {-1, -1} for none.
+  std::array<VertexIndex, 2> critical_edge(SimplexIndex index, Dimension dim) const {
+    if (index == kNoSimplex) return {-1, -1};
+    const Shape s = shape_of(index, dim);
+    int a = 0, b = 1;
+    for (int i = 0; i <= dim; ++i)
+      for (int k = i + 1; k <= dim; ++k)
+        if (s.d[i][k] > s.d[a][b]) a = i, b = k;
+    return {s.v[a], s.v[b]};
+  }
+
+  std::vector<std::vector<std::array<VertexIndex, 4>>> critical_edges(const Diagrams& diagrams) const {
+    std::vector<std::vector<std::array<VertexIndex, 4>>> out(diagrams.size());
+    for (std::size_t dim = 0; dim < diagrams.size(); ++dim)
+      for (const PersistencePair& pair : diagrams[dim]) {
+        const auto birth = dim == 0 ? std::array<VertexIndex, 2>{VertexIndex(pair.birth_simplex), -1}
+                                    : critical_edge(pair.birth_simplex, Dimension(dim));
+        const auto death = critical_edge(pair.death_simplex, Dimension(dim + 1));
+        out[dim].push_back({birth[0], birth[1], death[0], death[1]});
+      }
+    return out;
+  }
+
   template <class F>
   void for_each_cofacet_of(const Entry& simplex, Dimension dim, F&& f) const {
     VertexIndex v[kMaxVertices];
@@ -780,6 +844,7 @@ class Engine {
   SimplexCoder coder_;
   const PrimeField& field_;
   const std::atomic<bool>* cancel_;
+  Representatives* representatives_;
 };
 
 }  // namespace tda::rips::detail

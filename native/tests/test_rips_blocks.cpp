@@ -68,10 +68,15 @@ TEST(RipsUnionFind, ElderRuleKeepsOldestBirth) {
   uf.link(0, 2);
   EXPECT_EQ(uf.find(0), uf.find(2));
   EXPECT_FLOAT_EQ(uf.birth(uf.find(2)), 0.5f);
+  EXPECT_EQ(uf.eldest(uf.find(2)), 0);
+  EXPECT_TRUE(uf.older(uf.find(1), uf.find(0)));
   uf.link(2, 1);
   EXPECT_FLOAT_EQ(uf.birth(uf.find(0)), 0.1f);
+  EXPECT_EQ(uf.eldest(uf.find(0)), 1);
   EXPECT_NE(uf.find(3), uf.find(4));
-  uf.link(3, 4);
+  EXPECT_TRUE(uf.older(uf.find(3), uf.find(4)));  // equal births: the smaller vertex is elder
+  uf.link(4, 3);
+  EXPECT_EQ(uf.eldest(uf.find(4)), 3);
   uf.link(4, 0);
   for (VertexIndex v = 1; v < 5; ++v) EXPECT_EQ(uf.find(v), uf.find(0));
 }

@@ -5,6 +5,7 @@
 // dimension 0. Diagrams follow the reference conventions: pairs with
 // death == birth are omitted, essential classes die at +infinity.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,20 @@
 #include "tda/rips/types.hpp"
 
 namespace tda::rips {
+
+// A representative cocycle of a pair of dimension d >= 1: its simplices, each as d + 1
+// vertices (descending) followed by its coefficient, normalised into (-p/2, p/2].
+using Cocycle = std::vector<std::int64_t>;
+
+// What the pairs come from, parallel to the diagrams (row k describes pair k).
+struct Representatives {
+  bool cocycles = false;  // in: also collect the cocycles of dimensions >= 1
+  // The vertices of the edge that gave each simplex its diameter: {birth u, v, death u, v},
+  // -1 where there is none (an essential class's death). In dimension 0 the birth is
+  // a vertex: {vertex, -1, death u, v}.
+  std::vector<std::vector<std::array<VertexIndex, 4>>> critical_edges;
+  std::vector<std::vector<Cocycle>> cocycle;  // dimension 0: empty
+};
 
 // Every entry point first checks the options against n (max_dim bound, simplex
 // indices that must fit in 64 bits: std::overflow_error saying the limit) before
@@ -27,6 +42,7 @@ struct Options {
   Coefficient modulus = 2;
   int n_threads = 1;
   const CancelFlag* cancel = nullptr;  // polled; raises Cancelled when set
+  Representatives* representatives = nullptr;  // filled when given
 };
 
 using Diagrams = std::vector<Diagram>;  // index = homological dimension

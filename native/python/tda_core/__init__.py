@@ -5,7 +5,7 @@ from ._core import __version__
 from .cubical import cubical_persistence
 from .distances import bottleneck, wasserstein
 from .embedding import delay_embedding
-from .rips import estimate_rips, greedy_permutation, rips_persistence
+from .rips import RipsPersistence, estimate_rips, greedy_permutation, rips_persistence
 from .vectorize import (
     betti_curve,
     persistence_image,
@@ -27,6 +27,7 @@ __all__ = [
     "persistence_landscape",
     "persistent_entropy",
     "rips_persistence",
+    "RipsPersistence",
     "total_persistence",
     "wasserstein",
 ]

@@ -13,14 +13,14 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _core
 from ._validate import is_prime
 
-__all__ = ["rips_persistence", "estimate_rips", "greedy_permutation", "METRICS"]
+__all__ = ["rips_persistence", "RipsPersistence", "estimate_rips", "greedy_permutation", "METRICS"]
 
 METRICS = ("euclidean", "manhattan", "chebyshev", "cosine")
 _METRIC_ALIASES = {"cityblock": "manhattan", "l1": "manhattan", "precomputed": "precomputed"}
@@ -189,6 +189,39 @@ def greedy_permutation(
     return indices, float(nearest.max())
 
 
+class RipsPersistence(NamedTuple):
+    """Diagrams with what their pairs come from (``rips_persistence(..., generators=True)``
+    or ``cocycles=True``); a field not asked for is None. Every list is indexed by
+    dimension and its rows are parallel to the rows of ``diagrams[d]``."""
+
+    diagrams: list[np.ndarray]
+    #: int64, the vertices of the edge that gave each simplex its diameter. Dimension 0:
+    #: ``(k, 3)``, ``[birth vertex, death edge u, v]``; dimension d >= 1: ``(k, 4)``,
+    #: ``[birth edge u, v, death edge u, v]``; ``-1`` for an essential class's death.
+    generators: list[np.ndarray] | None
+    #: Dimension d >= 1: one int64 array ``(m, d + 2)`` per pair, a representative
+    #: cocycle as rows of d + 1 vertices (descending) and a coefficient in (-p/2, p/2].
+    #: Dimension 0: an empty list.
+    cocycles: list[list[np.ndarray]] | None
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _relabel(result: RipsPersistence, indices: np.ndarray) -> RipsPersistence:
+    """Vertex numbers of a subsample's result as indices of the whole input."""
+    def vertices(a: np.ndarray) -> np.ndarray:
+        return np.where(a >= 0, indices[np.maximum(a, 0)], -1)
+
+    generators = None if result.generators is None else [vertices(g) for g in result.generators]
+    cocycles = None if result.cocycles is None else [
+        [np.column_stack([vertices(c[:, :-1]), c[:, -1]]) for c in per_dim] for per_dim in result.cocycles]
+    return RipsPersistence(result.diagrams, generators, cocycles)
+
+
 def rips_persistence(
     X: Any,
     max_dim: int = 1,
@@ -198,7 +231,9 @@ def rips_persistence(
     distance_matrix: bool = False,
     n_threads: int = 1,
     n_perm: int | None = None,
-) -> list[np.ndarray]:
+    generators: bool = False,
+    cocycles: bool = False,
+) -> list[np.ndarray] | RipsPersistence:
     """Persistence diagrams of the Vietoris–Rips filtration.
 
     Parameters
@@ -220,8 +255,17 @@ def rips_persistence(
         ripser.py's ``n_perm``; ``greedy_permutation(X, n_perm, ...)`` gives the chosen
         indices and the covering radius. Dense input only.
 
+    generators: also return, for every pair, the edges that gave its birth and death
+        simplices their diameters (giotto-ph's ``return_generators``, parallel to the
+        diagram rows).
+    cocycles: also return a representative cocycle of every pair of dimension >= 1
+        (ripser.py's ``do_cocycles``). A cocycle is one valid representative: with
+        ``n_threads > 1`` it may differ from the one-thread result by a coboundary.
+
     Returns a list of ``max_dim + 1`` float64 arrays of shape (k, 2) with
     (birth, death) rows, dimension 0 first; ``death == inf`` for essential classes.
+    With ``generators`` or ``cocycles``, a :class:`RipsPersistence` holding them too.
+    With ``n_perm``, vertex numbers are indices of ``X``.
     """
     max_dim = _check_int("max_dim", max_dim, 0, _core._RIPS_MAX_DIM)
     n_threads = _check_int("n_threads", n_threads, 1)
@@ -231,27 +275,33 @@ def rips_persistence(
     if not isinstance(distance_matrix, bool | np.bool_):
         raise ValueError(f"distance_matrix must be a bool, got {distance_matrix!r}")
     precomputed = bool(distance_matrix) or metric == "precomputed"
+    wanted = {"generators": _check_flag("generators", generators), "cocycles": _check_flag("cocycles", cocycles)}
 
     if n_perm is not None:
         indices, _ = greedy_permutation(X, n_perm, metric=metric, distance_matrix=precomputed)
         arr = _as_real_array(X)
         sub = arr[np.ix_(indices, indices)] if precomputed else arr[indices]
-        return rips_persistence(sub, max_dim, threshold, coeff, metric, precomputed, n_threads)
+        result = rips_persistence(sub, max_dim, threshold, coeff, metric, precomputed, n_threads, **wanted)
+        return _relabel(result, indices) if isinstance(result, RipsPersistence) else result
 
     sparse = _sparse_module()
     if sparse is not None and sparse.issparse(X):
         if not precomputed:
             raise ValueError("X is a sparse matrix: pass distance_matrix=True (or metric='precomputed')")
         rows, cols, values, n = _prepare_sparse(X)
-        return _core._rips_sparse(rows, cols, values, n, max_dim, thresh, coeff, n_threads)
+        return _result(_core._rips_sparse(rows, cols, values, n, max_dim, thresh, coeff, n_threads, **wanted))
 
     arr = _as_real_array(X)
     if precomputed:
         _check_dense_matrix(arr)
-        return _core._rips_dense(arr, max_dim, thresh, coeff, n_threads)
+        return _result(_core._rips_dense(arr, max_dim, thresh, coeff, n_threads, **wanted))
     if not np.isfinite(arr).all():
         raise ValueError("X must contain only finite coordinates (found NaN or inf)")
-    return _core._rips_points(arr, metric, max_dim, thresh, coeff, n_threads)
+    return _result(_core._rips_points(arr, metric, max_dim, thresh, coeff, n_threads, **wanted))
+
+
+def _result(raw: Any) -> list[np.ndarray] | RipsPersistence:
+    return RipsPersistence(*raw) if isinstance(raw, tuple) else raw
 
 
 def estimate_rips(

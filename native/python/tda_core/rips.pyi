@@ -1,10 +1,16 @@
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 
 METRICS: tuple[str, ...]
 
+class RipsPersistence(NamedTuple):
+    diagrams: list[npt.NDArray[np.float64]]
+    generators: list[npt.NDArray[np.int64]] | None
+    cocycles: list[list[npt.NDArray[np.int64]]] | None
+
+@overload
 def rips_persistence(
     X: npt.ArrayLike | Any,
     max_dim: int = 1,
@@ -14,7 +20,50 @@ def rips_persistence(
     distance_matrix: bool = False,
     n_threads: int = 1,
     n_perm: int | None = None,
+    generators: Literal[False] = False,
+    cocycles: Literal[False] = False,
 ) -> list[npt.NDArray[np.float64]]: ...
+@overload
+def rips_persistence(
+    X: npt.ArrayLike | Any,
+    max_dim: int = 1,
+    threshold: float | None = None,
+    coeff: int = 2,
+    metric: Literal["euclidean", "manhattan", "chebyshev", "cosine", "precomputed"] | str = "euclidean",
+    distance_matrix: bool = False,
+    n_threads: int = 1,
+    n_perm: int | None = None,
+    *,
+    generators: Literal[True],
+    cocycles: bool = False,
+) -> RipsPersistence: ...
+@overload
+def rips_persistence(
+    X: npt.ArrayLike | Any,
+    max_dim: int = 1,
+    threshold: float | None = None,
+    coeff: int = 2,
+    metric: Literal["euclidean", "manhattan", "chebyshev", "cosine", "precomputed"] | str = "euclidean",
+    distance_matrix: bool = False,
+    n_threads: int = 1,
+    n_perm: int | None = None,
+    generators: bool = False,
+    *,
+    cocycles: Literal[True],
+) -> RipsPersistence: ...
+@overload
+def rips_persistence(
+    X: npt.ArrayLike | Any,
+    max_dim: int = 1,
+    threshold: float | None = None,
+    coeff: int = 2,
+    metric: Literal["euclidean", "manhattan", "chebyshev", "cosine", "precomputed"] | str = "euclidean",
+    distance_matrix: bool = False,
+    n_threads: int = 1,
+    n_perm: int | None = None,
+    generators: bool = False,
+    cocycles: bool = False,
+) -> list[npt.NDArray[np.float64]] | RipsPersistence: ...
 def greedy_permutation(
     X: npt.ArrayLike,
     n_perm: int,

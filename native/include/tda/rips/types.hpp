@@ -37,6 +37,10 @@ enum class Metric { euclidean, manhattan, chebyshev, cosine };
 struct PersistencePair {
   Value birth;
   Value death;  // kInfinity for essential classes
+  // The pair's simplices (ranks in their dimension; in dimension 0 the birth is a
+  // vertex): birth is the column's simplex, death its pivot, kNoSimplex when essential.
+  SimplexIndex birth_simplex = kNoSimplex;
+  SimplexIndex death_simplex = kNoSimplex;
 };
 using Diagram = std::vector<PersistencePair>;
 

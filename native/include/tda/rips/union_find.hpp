@@ -1,4 +1,6 @@
-// Disjoint sets with a birth value per component (dimension 0 by the elder rule).
+// Disjoint sets with a birth value per component (dimension 0 by the elder rule) and
+// the vertex born first in it (ties: the smallest), so that each component that dies
+// is named by a vertex no other pair names.
 #pragma once
 #include <numeric>
 #include <vector>
@@ -9,12 +11,18 @@ namespace tda::rips {
 
 class UnionFind {
  public:
-  explicit UnionFind(VertexIndex n) : parent_(n), rank_(n, 0), birth_(n, Value(0)) {
+  explicit UnionFind(VertexIndex n) : parent_(n), rank_(n, 0), birth_(n, Value(0)), eldest_(n) {
     std::iota(parent_.begin(), parent_.end(), VertexIndex(0));
+    std::iota(eldest_.begin(), eldest_.end(), VertexIndex(0));
   }
 
   void set_birth(VertexIndex v, Value b) { birth_[v] = b; }
   Value birth(VertexIndex root) const { return birth_[root]; }
+  VertexIndex eldest(VertexIndex root) const { return eldest_[root]; }
+  // Whether root a's component is older than root b's (birth, then eldest vertex).
+  bool older(VertexIndex a, VertexIndex b) const {
+    return birth_[a] < birth_[b] || (birth_[a] == birth_[b] && eldest_[a] < eldest_[b]);
+  }
 
   VertexIndex find(VertexIndex x) {
     VertexIndex root = x;
@@ -34,7 +42,7 @@ class UnionFind {
     if (a == b) return;
     if (rank_[a] < rank_[b]) std::swap(a, b);
     parent_[b] = a;
-    birth_[a] = std::min(birth_[a], birth_[b]);
+    if (older(b, a)) birth_[a] = birth_[b], eldest_[a] = eldest_[b];
     if (rank_[a] == rank_[b]) ++rank_[a];
   }
 
@@ -42,6 +50,7 @@ class UnionFind {
   std::vector<VertexIndex> parent_;
   std::vector<std::uint8_t> rank_;
   std::vector<Value> birth_;
+  std::vector<VertexIndex> eldest_;
 };
 
 }  // namespace tda::rips
