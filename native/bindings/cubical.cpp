@@ -26,9 +26,9 @@ cubical::Construction parse_construction(const std::string& name) {
                               name + "\"");
 }
 
-pybind11::list cubical_persistence(const pybind11::array_t<double, pybind11::array::c_style | pybind11::array::forcecast>& array,
-                                   int max_dim, const std::string& construction, int n_threads,
-                                   std::uint32_t coeff, const std::vector<bool>& periodic) {
+pybind11::object cubical_persistence(const pybind11::array_t<double, pybind11::array::c_style | pybind11::array::forcecast>& array,
+                                     int max_dim, const std::string& construction, int n_threads,
+                                     std::uint32_t coeff, const std::vector<bool>& periodic, bool locations) {
   const auto kind = parse_construction(construction);
   std::vector<std::size_t> shape(array.shape(), array.shape() + array.ndim());
   std::span<const double> values(array.data(), static_cast<std::size_t>(array.size()));
@@ -37,14 +37,18 @@ pybind11::list cubical_persistence(const pybind11::array_t<double, pybind11::arr
   std::array<bool, cubical::kMaxGridDim> flags{};  // std::vector<bool> has no contiguous storage
   std::copy(periodic.begin(), periodic.end(), flags.begin());
   const std::span<const bool> wraps(flags.data(), periodic.size());
+  cubical::Locations located;
   const cubical::Diagrams diagrams = run_interruptible(
       [&](const CancelFlag* cancel) {
-        return cubical::persistence(values, shape, kind, max_dim, n_threads, cancel, coeff, wraps);
+        return cubical::persistence(values, shape, kind, max_dim, n_threads, cancel, coeff, wraps,
+                                    locations ? &located : nullptr);
       },
       values.size() <= kInlineValues);
-  pybind11::list out;
+  pybind11::list out, entries;
   for (const auto& dgm : diagrams) out.append(intervals_to_array(dgm));
-  return out;
+  for (const auto& where : located) entries.append(interval_entries(where));
+  if (!locations) return out;
+  return pybind11::make_tuple(out, entries);
 }
 
 }  // namespace
@@ -52,9 +56,9 @@ pybind11::list cubical_persistence(const pybind11::array_t<double, pybind11::arr
 void bind_cubical(pybind11::module_& m) {
   m.def("cubical_persistence", &cubical_persistence, pybind11::arg("array"), pybind11::arg("max_dim"),
         pybind11::arg("construction") = "V", pybind11::arg("n_threads") = 1, pybind11::arg("coeff") = 2,
-        pybind11::arg("periodic") = std::vector<bool>{},
+        pybind11::arg("periodic") = std::vector<bool>{}, pybind11::arg("locations") = false,
         "Persistence diagrams of the cubical filtration of a 1-D..4-D float64 array (no validation "
-        "beyond the engine's; use tda_core.cubical_persistence).");
+        "beyond the engine's; use tda_core.cubical_persistence); with locations, (diagrams, entries).");
 }
 
 }  // namespace tda::py

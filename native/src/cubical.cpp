@@ -197,6 +197,12 @@ struct ColumnHead {
 template <class W>
 class CubicalPersistence {
   using Index = typename W::Index;
+  // One dimension's intervals and, when locations are asked for, their (birth, death) cells.
+  struct Pairs {
+    Diagram intervals;
+    std::vector<std::array<Index, 2>> cells;
+    bool keep_cells = false;
+  };
   using Rank = typename W::Rank;
   using Key = typename W::Key;
   static constexpr Index kNone = W::kNone;
@@ -209,6 +215,11 @@ class CubicalPersistence {
   CubicalPersistence(std::span<const double> values, std::span<const std::size_t> shape,
                      Construction construction, std::span<const bool> periodic, const CancelFlag* cancel)
       : grid_(shape, construction, periodic), values_(values), cancel_(cancel) {
+    const int pad = kAxes - grid_.dim();
+    for (int a = kAxes - 1, stride = 1; a >= 0; --a) {
+      input_stride_[a] = stride;
+      if (a >= pad) stride *= std::int64_t(shape[a - pad]);
+    }
     rank_values(values);
     fill_cell_ranks(shape);
   }
@@ -216,9 +227,10 @@ class CubicalPersistence {
   // Dimension 0 touches only vertices and edges' ranks, the others never a vertex's
   // link, so the two parts may run on two threads. Every dimension up to d is computed
   // (clearing needs the one above); those above max_dim are dropped at the end.
-  Diagrams run(int max_dim, int n_threads, Coefficient modulus) {
+  Diagrams run(int max_dim, int n_threads, Coefficient modulus, Locations* locations) {
     const int d = grid_.dim();
-    Diagrams out(static_cast<std::size_t>(std::max(max_dim, d)) + 1);
+    std::vector<Pairs> out(static_cast<std::size_t>(std::max(max_dim, d)) + 1);
+    for (Pairs& pairs : out) pairs.keep_cells = locations != nullptr;
     link_.assign(static_cast<std::size_t>(grid_.size()) + 1, kNone);
     const bool higher = max_dim >= 1 && d >= 2;
     // Edges closing a loop in dimension 0 give birth to 1-classes; on a torus some are
@@ -254,7 +266,16 @@ class CubicalPersistence {
     for (Index e : loops)
       if (link_[e] == kNone) essential(out[1], e);  // no 2-cell made it a pivot
     out.resize(static_cast<std::size_t>(max_dim) + 1);
-    return out;
+    Diagrams diagrams;
+    if (locations) locations->clear();
+    for (Pairs& pairs : out) {
+      diagrams.push_back(std::move(pairs.intervals));
+      if (!locations) continue;
+      auto& located = locations->emplace_back();
+      for (const auto& [birth, death] : pairs.cells)
+        located.push_back({source_entry(birth), death == kNone ? -1 : source_entry(death)});
+    }
+    return diagrams;
   }
 
  private:
@@ -263,11 +284,43 @@ class CubicalPersistence {
   double value(Index idx) const { return level(rank_[idx]); }
 
   // Inlined by hand: called once per pair in the hot loops, where a call costs ~5% of dimension 0.
-  [[gnu::always_inline]] void emit(Diagram& dgm, Index birth_cell, Index death_cell) const {
-    if (rank_[birth_cell] != rank_[death_cell]) dgm.push_back({value(birth_cell), value(death_cell)});
+  [[gnu::always_inline]] void emit(Pairs& dgm, Index birth_cell, Index death_cell) const {
+    if (rank_[birth_cell] == rank_[death_cell]) return;
+    dgm.intervals.push_back({value(birth_cell), value(death_cell)});
+    if (dgm.keep_cells) dgm.cells.push_back({birth_cell, death_cell});
   }
-  void essential(Diagram& dgm, Index birth_cell) const {
-    dgm.push_back({value(birth_cell), std::numeric_limits<double>::infinity()});
+  void essential(Pairs& dgm, Index birth_cell) const {
+    dgm.intervals.push_back({value(birth_cell), std::numeric_limits<double>::infinity()});
+    if (dgm.keep_cells) dgm.cells.push_back({birth_cell, kNone});
+  }
+
+  // The input entry a cell takes its value from: among those it is built from (V: its
+  // vertices, T: the top cubes containing it), the first with the cell's value.
+  std::int64_t source_entry(Index cell) const {
+    const bool vc = grid_.vertex_construction();
+    const int pad = kAxes - grid_.dim();
+    std::array<Index, kAxes> lower{}, upper{};  // the candidates' grid coordinates per axis
+    for (int a = 0; a < kAxes; ++a) {
+      const Index extent = grid_.extent(a), c = (cell / grid_.stride(a)) % extent;
+      if (a < pad || (c % 2 == 0) == vc) {  // the cell lies on input positions along a
+        lower[a] = upper[a] = c;
+        continue;
+      }
+      const bool wraps = grid_.periodic(a), has_lower = c > 0 || wraps, has_upper = c + 1 < extent || wraps;
+      lower[a] = has_lower ? (c > 0 ? c - 1 : extent - 1) : c + 1;
+      upper[a] = has_upper ? (c + 1 < extent ? c + 1 : 0) : c - 1;
+    }
+    for (unsigned pick = 0; pick < (1u << kAxes); ++pick) {
+      Index at = 0;
+      std::int64_t entry = 0;
+      for (int a = 0; a < kAxes; ++a) {
+        const Index g = (pick >> a & 1) ? upper[a] : lower[a];
+        at += g * grid_.stride(a);
+        if (a >= pad) entry += std::int64_t(vc ? g / 2 : (g - 1) / 2) * input_stride_[a];
+      }
+      if (rank_[at] == rank_[cell]) return entry;
+    }
+    return std::int64_t(level_source_[rank_[cell]]);  // unreachable: a cell's value is one of its sources'
   }
 
   // Distinct input values in increasing order, and the rank of every input entry.
@@ -418,7 +471,7 @@ class CubicalPersistence {
   // Dimension 0: a component is represented by its oldest vertex; an edge joining
   // two components kills the younger one (elder rule). The others close loops; they
   // are appended to *loops if asked.
-  void dimension_zero(Diagram& dgm, std::vector<Index>* loops) {
+  void dimension_zero(Pairs& dgm, std::vector<Index>* loops) {
     grid_.for_each_cell(0, [&](Index idx, const auto&) { link_[idx] = idx; });
     const Sorted edges = sorted_cells(1);
     CancelPoll poll(cancel_, kPollPeriod);
@@ -436,7 +489,7 @@ class CubicalPersistence {
       emit(dgm, u, e);
       link_[u] = v;
     }
-    dgm.push_back({level(0), std::numeric_limits<double>::infinity()});
+    essential(dgm, find(0));  // cell 0 is a vertex; its component holds the minimum
   }
 
   // Dimension d-1 by duality: union-find over top cubes in decreasing order; the
@@ -446,7 +499,7 @@ class CubicalPersistence {
   // The argument only needs every (d-1)-cell to have two cofaces (one may be the
   // outside), so it holds across periodic axes too. A torus (every axis periodic) has
   // no outside: its last top cube is the birth of the essential d-class (in top_essential).
-  void dual_top(Diagram& dgm, Diagram& top_essential) {
+  void dual_top(Pairs& dgm, Pairs& top_essential) {
     const int d = grid_.dim();
     const Index outside = grid_.size();
     link_[outside] = outside;
@@ -514,7 +567,7 @@ class CubicalPersistence {
   // others are reduced against stored columns (tails without their pivot). A column
   // that reduces to zero is a (k+1)-cycle that nothing kills: an essential class of
   // a torus, appended to `essentials` (never happens without periodic axes).
-  void reduce(int k, Diagram& dgm, Diagram& essentials) {
+  void reduce(int k, Pairs& dgm, Pairs& essentials) {
     const std::vector<Head> cols = sorted_columns(k + 1);
     std::unordered_map<Index, std::vector<Key>> tails;
     Column col;
@@ -610,7 +663,7 @@ class CubicalPersistence {
     }
   }
 
-  void reduce_field(int k, Diagram& dgm, Diagram& essentials, const PrimeField& field) {
+  void reduce_field(int k, Pairs& dgm, Pairs& essentials, const PrimeField& field) {
     const std::vector<Head> cols = sorted_columns(k + 1);
     struct Reduced {
       Coefficient pivot;        // coefficient of the pivot in the reduced column
@@ -673,6 +726,7 @@ class CubicalPersistence {
   }
 
   Grid grid_;
+  std::array<std::int64_t, kAxes> input_stride_{};  // of the input array, padded like the grid
   std::span<const double> values_;  // the input, alive for the whole computation
   std::vector<Index> level_source_;  // rank -> an input entry holding that value
   std::vector<Rank> input_rank_;
@@ -712,31 +766,32 @@ unsigned __int128 checked_cell_count(std::span<const double> values, std::span<c
 
 template <class W>
 Diagrams run(std::span<const double> values, std::span<const std::size_t> shape, Construction construction,
-             int max_dim, int n_threads, const CancelFlag* cancel, Coefficient modulus, std::span<const bool> periodic) {
+             int max_dim, int n_threads, const CancelFlag* cancel, Coefficient modulus, std::span<const bool> periodic,
+             Locations* locations) {
   if (std::find(periodic.begin(), periodic.end(), true) != periodic.end()) {
     CubicalPersistence<Width<typename W::Index, true>> engine(values, shape, construction, periodic, cancel);
-    return engine.run(max_dim, n_threads, modulus);
+    return engine.run(max_dim, n_threads, modulus, locations);
   }
   CubicalPersistence<W> engine(values, shape, construction, {}, cancel);
-  return engine.run(max_dim, n_threads, modulus);
+  return engine.run(max_dim, n_threads, modulus, locations);
 }
 
 }  // namespace
 
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
                      Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
-                     Coefficient modulus, std::span<const bool> periodic) {
+                     Coefficient modulus, std::span<const bool> periodic, Locations* locations) {
   if (checked_cell_count(values, shape, construction, max_dim, modulus, periodic) < Narrow::kNone)
-    return run<Narrow>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic);
-  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic);
+    return run<Narrow>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic, locations);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic, locations);
 }
 
 namespace detail {
 Diagrams persistence_wide(std::span<const double> values, std::span<const std::size_t> shape,
                           Construction construction, int max_dim, int n_threads, const CancelFlag* cancel,
-                          Coefficient modulus, std::span<const bool> periodic) {
+                          Coefficient modulus, std::span<const bool> periodic, Locations* locations) {
   checked_cell_count(values, shape, construction, max_dim, modulus, periodic);
-  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic);
+  return run<Wide>(values, shape, construction, max_dim, n_threads, cancel, modulus, periodic, locations);
 }
 }  // namespace detail
 

@@ -11,7 +11,6 @@ ConfigMaps never reach the operator. The reconcile itself runs from the work que
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import kopf
@@ -21,14 +20,12 @@ from . import status as status_fn
 from . import streams
 from .cache import Cache
 from .reconcile import Reconciler
-from .settings import FIELD_MANAGER, Settings
+from .settings import FIELD_MANAGER, Settings, reconcile_workers
 from .stream_reconcile import StreamReconciler
 
 SETTINGS = Settings.from_env()
 CACHE = Cache()
-# Reconciles mostly wait on the API server: many threads, little CPU. Their number bounds the
-# throughput (threads / API latency): 16 kept up with 7 new TDAJobs/s on a busy 2-core node, 64 with 20.
-RECONCILER = Reconciler(CACHE, SETTINGS, workers=int(os.environ.get("TDA_OPERATOR_WORKERS", "64")))
+RECONCILER = Reconciler(CACHE, SETTINGS, workers=reconcile_workers())
 
 JOB_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{contract.LABEL_TDAJOB}"
 POD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{contract.LABEL_TDAJOB}"

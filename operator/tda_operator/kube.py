@@ -15,10 +15,12 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 from tda_contract import API_VERSION, TDAJOB_KIND, TDAJOB_PLURAL, TDASTREAM_KIND, TDASTREAM_PLURAL
 
-from .settings import FIELD_MANAGER
+from .settings import FIELD_MANAGER, reconcile_workers
 
 #: (connect, read) seconds for every call.
 REQUEST_TIMEOUT = (5, 30)
+#: Callers beside the reconcile threads: the resync, the TDAStream reconciler, leader election.
+POOL_HEADROOM = 8
 
 #: Resource (plural) of every kind the operator reads or writes.
 PLURALS = {
@@ -43,7 +45,9 @@ def api_client() -> kubernetes.client.ApiClient:
     else:
         kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
     configuration = kubernetes.client.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = 32
+    # A connection per concurrent caller: a smaller pool drops connections under load and every
+    # new one costs the API server a TLS handshake.
+    configuration.connection_pool_maxsize = reconcile_workers() + POOL_HEADROOM
     return kubernetes.client.ApiClient(configuration)
 
 

@@ -459,3 +459,58 @@ def test_cell_limit_counts_periodic_axes(monkeypatch):
         tda_core.cubical_persistence(np.zeros((20, 30)), periodic=[True, False])
     with pytest.raises(ValueError, match=r"shape \(20, 30\) gives 2400 cubical cells"):
         tda_core.cubical_persistence(np.zeros((20, 30)), construction="T", periodic=True)
+
+
+# ---------------------------------------------------------------- locations
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), shape=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+       construction=st.sampled_from(["V", "T"]), levels=st.sampled_from([3, 1000]), data=st.data())
+def test_locations_name_entries_holding_each_birth_and_death(seed, shape, construction, levels, data):
+    """Every birth and death is the value of the entry named for it, ties (few levels) included,
+    with and without periodic axes; the diagrams are those of the plain call."""
+    values = np.random.default_rng(seed).integers(0, levels, size=shape).astype(np.float64)
+    periodic = data.draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
+    result = tda_core.cubical_persistence(values, construction=construction, periodic=periodic, locations=True)
+    plain = tda_core.cubical_persistence(values, construction=construction, periodic=periodic)
+    assert isinstance(result, tda_core.CubicalPersistence)
+    for diagram, same, where in zip(result.diagrams, plain, result.locations, strict=True):
+        np.testing.assert_array_equal(diagram, same)
+        assert where.dtype == np.int64 and where.shape == (len(diagram), 2)
+        finite = np.isfinite(diagram[:, 1])
+        np.testing.assert_array_equal(values.flat[where[:, 0]], diagram[:, 0])
+        np.testing.assert_array_equal(values.flat[where[finite, 1]], diagram[finite, 1])
+        assert (where[~finite, 1] == -1).all()
+
+
+def test_locations_are_cripsers_and_gudhis_on_distinct_values():
+    """Distinct values leave one entry per value: the same pixels as cripser's (n, 9) output (V)
+    and GUDHI's cofaces of persistence pairs (T)."""
+    image = np.random.default_rng(5).permutation(30 * 40).reshape(30, 40).astype(np.float64)
+    ours = tda_core.cubical_persistence(image, locations=True)
+    ref = cripser.computePH(image, maxdim=1)
+    for dim in (0, 1):
+        rows = ref[(ref[:, 0] == dim) & (ref[:, 2] > ref[:, 1])]
+        finite = np.isfinite(ours.diagrams[dim][:, 1])
+        r, c = np.unravel_index(ours.locations[dim][finite], image.shape)
+        coords = np.column_stack([r[:, 0], c[:, 0], r[:, 1], c[:, 1]])
+        reported = rows[rows[:, 2] < np.finfo(np.float64).max][:, [3, 4, 6, 7]].astype(np.int64)
+        assert sorted(map(tuple, coords)) == sorted(map(tuple, reported))
+    top = tda_core.cubical_persistence(image, construction="T", locations=True)
+    complex_ = gudhi.CubicalComplex(top_dimensional_cells=image)
+    complex_.compute_persistence(homology_coeff_field=2)
+    regular, essential = complex_.cofaces_of_persistence_pairs()
+
+    def c_order(fortran: np.ndarray) -> np.ndarray:  # GUDHI numbers cells in Fortran order
+        return np.ravel_multi_index(np.unravel_index(fortran, image.shape, order="F"), image.shape)
+
+    for dim in (0, 1):
+        finite = np.isfinite(top.diagrams[dim][:, 1])
+        assert sorted(map(tuple, top.locations[dim][finite])) == sorted(map(tuple, c_order(regular[dim])))
+    assert sorted(top.locations[0][~np.isfinite(top.diagrams[0][:, 1]), 0]) == sorted(c_order(essential[0]))
+
+
+def test_locations_must_be_a_bool():
+    with pytest.raises(ValueError, match="locations"):
+        tda_core.cubical_persistence(np.zeros((3, 3)), locations="yes")

@@ -31,6 +31,16 @@ struct Interval {
 using Diagram = std::vector<Interval>;
 using Diagrams = std::vector<Diagram>;  // index = homology dimension
 
+// Where a pair's values come from: the flat (C-order) index of an input entry that gives
+// the birth / death cell its value (V: one of its vertices, T: one of the top cubes
+// containing it) -- GUDHI's vertices / cofaces of persistence pairs; death -1 for an
+// essential class. Parallel to a Diagram.
+struct Location {
+  std::int64_t birth_entry;
+  std::int64_t death_entry;
+};
+using Locations = std::vector<std::vector<Location>>;
+
 inline constexpr std::size_t kMaxGridDim = 4;
 
 using Coefficient = std::uint32_t;  // a prime p: homology with coefficients in Z/p
@@ -42,11 +52,12 @@ using Coefficient = std::uint32_t;  // a prime p: homology with coefficients in 
 // Returns max_dim + 1 diagrams (dimension 0 first); dimensions above the grid dimension
 // are empty, and so is the grid dimension itself unless every axis is periodic. With
 // n_threads >= 2, dimension 0 runs concurrently with the higher dimensions. Throws
-// std::invalid_argument on bad input, tda::Cancelled once *cancel is set.
+// std::invalid_argument on bad input, tda::Cancelled once *cancel is set. With locations,
+// *locations receives the pairs' Locations, parallel to the diagrams.
 Diagrams persistence(std::span<const double> values, std::span<const std::size_t> shape,
                      Construction construction, int max_dim, int n_threads = 1,
                      const CancelFlag* cancel = nullptr, Coefficient modulus = 2,
-                     std::span<const bool> periodic = {});
+                     std::span<const bool> periodic = {}, Locations* locations = nullptr);
 
 namespace detail {
 // The same computation with 64-bit cell indices whatever the size (persistence()
@@ -55,7 +66,7 @@ namespace detail {
 Diagrams persistence_wide(std::span<const double> values, std::span<const std::size_t> shape,
                           Construction construction, int max_dim, int n_threads = 1,
                           const CancelFlag* cancel = nullptr, Coefficient modulus = 2,
-                          std::span<const bool> periodic = {});
+                          std::span<const bool> periodic = {}, Locations* locations = nullptr);
 }  // namespace detail
 
 }  // namespace tda::cubical

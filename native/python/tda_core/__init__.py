@@ -2,7 +2,7 @@
 
 from . import io
 from ._core import __version__
-from .cubical import cubical_persistence
+from .cubical import CubicalPersistence, cubical_persistence
 from .distances import bottleneck, wasserstein
 from .embedding import delay_embedding
 from .rips import RipsPersistence, estimate_rips, greedy_permutation, rips_persistence
@@ -19,6 +19,7 @@ __all__ = [
     "betti_curve",
     "bottleneck",
     "cubical_persistence",
+    "CubicalPersistence",
     "delay_embedding",
     "estimate_rips",
     "greedy_permutation",

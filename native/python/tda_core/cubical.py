@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _core, _validate
 
-__all__ = ["cubical_persistence"]
+__all__ = ["cubical_persistence", "CubicalPersistence"]
 
 _CONSTRUCTIONS = ("V", "T")
 _MAX_DIM = 16
 _MAX_CELLS = 2**64 - 1  # cells are indexed by 64-bit integers (32-bit below 2**32 - 1 cells)
+
+
+class CubicalPersistence(NamedTuple):
+    """Diagrams with where their values come from (``cubical_persistence(...,
+    locations=True)``), both indexed by dimension, rows parallel."""
+
+    diagrams: list[np.ndarray]
+    #: int64 ``(k, 2)``: the flat (C-order) index into the array of an entry whose value
+    #: is the birth, and of one whose value is the death (``-1`` for an essential class):
+    #: V, a vertex of the birth / death cell; T, a top cube containing it (GUDHI's
+    #: ``vertices_of_persistence_pairs`` / ``cofaces_of_persistence_pairs``). Coordinates:
+    #: ``np.unravel_index(locations[d], array.shape)``.
+    locations: list[np.ndarray]
 
 
 def cubical_persistence(
@@ -22,7 +36,8 @@ def cubical_persistence(
     n_threads: int = 1,
     coeff: int = 2,
     periodic: bool | Sequence[bool] = False,
-) -> list[np.ndarray]:
+    locations: bool = False,
+) -> list[np.ndarray] | CubicalPersistence:
     """Persistence diagrams of the sublevel-set filtration of a 1-D to 4-D array
     (a signal, an image, a volume, a 4-D field).
 
@@ -58,6 +73,10 @@ def cubical_persistence(
         m-torus (times a box), whose C(m, k) classes of dimension k never die. A
         periodic axis of length 1 or 2 is allowed, as in GUDHI (one entry: a cell glued
         to itself, a loop).
+
+    locations:
+        Also return, per pair, the array entries its birth and death values come from
+        (a :class:`CubicalPersistence`).
 
     Returns
     -------
@@ -96,9 +115,12 @@ def cubical_persistence(
     if isinstance(coeff, bool) or not isinstance(coeff, int | np.integer) or not _validate.is_prime(int(coeff)) \
             or coeff >= 2**31:
         raise ValueError(f"coeff: must be a prime below 2**31 (the field Z/p), got {coeff!r}")
+    if not isinstance(locations, bool | np.bool_):
+        raise ValueError(f"locations: must be a bool, got {type(locations).__name__}")
     # The engine uses at most 2 threads; any larger request means "as many as it can".
-    return _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2), int(coeff),
-                                     list(wraps))
+    result = _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2), int(coeff),
+                                       list(wraps), bool(locations))
+    return CubicalPersistence(*result) if locations else result
 
 
 def _periodic_axes(periodic: object, ndim: int) -> tuple[bool, ...]:
