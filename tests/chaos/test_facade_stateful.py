@@ -69,7 +69,9 @@ def test_stateful_sequences_following_the_openapi_links_never_get_a_5xx(platform
                 if response.status_code >= 500:
                     failures.append(f"{case.operation.method.upper()} {case.operation.path}: {response.status_code}")
 
+        # Derandomized: the same sequences every run, so that a run whose every generated create
+        # is refused cannot pass one day and fail the next.
         Facade.run(settings=settings(max_examples=40, stateful_step_count=6, deadline=None, database=None,
-                                     suppress_health_check=list(HealthCheck)))
+                                     derandomize=True, suppress_health_check=list(HealthCheck)))
     assert not failures, failures
     assert statuses.get(201, 0) and sum(statuses.values()) >= 40, statuses
