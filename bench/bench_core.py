@@ -71,10 +71,12 @@ def circles(n: int, k: int = 15, seed: int = 0, noise: float = 0.05) -> np.ndarr
 # ---------------------------------------------------------------- adapters (run inside the worker)
 
 
-def run_tda_core(X: np.ndarray, max_dim: int, threshold: float | None, n_threads: int = 1) -> list:
+def run_tda_core(X: np.ndarray, max_dim: int, threshold: float | None, n_threads: int = 1,
+                 collapse_edges: bool = False) -> list:
     import tda_core
 
-    return tda_core.rips_persistence(X, max_dim=max_dim, threshold=threshold, n_threads=n_threads)
+    return tda_core.rips_persistence(X, max_dim=max_dim, threshold=threshold, n_threads=n_threads,
+                                     collapse_edges=collapse_edges)
 
 
 def run_ripser(X: np.ndarray, max_dim: int, threshold: float | None, n_threads: int = 1) -> list:
@@ -83,11 +85,13 @@ def run_ripser(X: np.ndarray, max_dim: int, threshold: float | None, n_threads: 
     return ripser(X, maxdim=max_dim, thresh=math.inf if threshold is None else threshold)["dgms"]
 
 
-def run_giotto(X: np.ndarray, max_dim: int, threshold: float | None, n_threads: int = 1) -> list:
+def run_giotto(X: np.ndarray, max_dim: int, threshold: float | None, n_threads: int = 1,
+               collapse_edges: bool = False) -> list:
     from gph import ripser_parallel
 
     thresh = math.inf if threshold is None else threshold
-    return ripser_parallel(X, maxdim=max_dim, thresh=thresh, n_threads=n_threads)["dgms"]
+    return ripser_parallel(X, maxdim=max_dim, thresh=thresh, n_threads=n_threads,
+                           collapse_edges=collapse_edges)["dgms"]
 
 
 def run_gudhi(X: np.ndarray, max_dim: int, threshold: float | None, n_threads: int = 1) -> list:
@@ -125,6 +129,7 @@ class Case:
     # kind) to exceed the per-case budget: label -> predicted seconds.
     predicted_s: dict[str, float] = field(default_factory=dict)
     repeats: int = 3
+    collapse_edges: bool = False  # edge collapse first; the peer is giotto-ph with collapse_edges=True
 
 
 CASES = [
@@ -146,13 +151,21 @@ CASES = [
     Case("tori-4000", "torus", {"n": 4000}, 2, 0.3),
     Case("tori-8000", "torus", {"n": 8000}, 2, 0.3),
     Case("o3-4096", "o3", {"n": 4096}, 3, 1.4, repeats=1, predicted_s={"gudhi": 3000, "ripser.py": 110}),
+    Case("s3-192+collapse", "sphere3", {"n": 192}, 2, None, quick=True, collapse_edges=True),
+    Case("o3-1024+collapse", "o3", {"n": 1024}, 3, 1.8, collapse_edges=True),
+    Case("torus-2000+collapse", "torus", {"n": 2000}, 2, 0.5, collapse_edges=True),
 ]
+#: Libraries with an edge collapse: the only ones run on collapse cases.
+COLLAPSING = ("tda_core", "tda_core (2 thr)", "giotto-ph", "giotto-ph (2 thr)")
 
 
 def _tasks(case: Case, labels: list[str], repeats: int | None, budget: float) -> list[Task | Result]:
     out: list[Task | Result] = []
     for label in labels:
         adapter, imports, threads = LIBRARIES[label]
+        params: dict[str, Any] = {"max_dim": case.max_dim, "threshold": case.threshold, "n_threads": threads}
+        if case.collapse_edges:
+            params["collapse_edges"] = True
         predicted = case.predicted_s.get(label)
         if predicted is not None and predicted > budget:
             out.append(skipped(label, f"skipped: predicted {predicted:.0f} s > budget {budget:.0f} s"))
@@ -163,7 +176,7 @@ def _tasks(case: Case, labels: list[str], repeats: int | None, budget: float) ->
                 target=f"bench_core:{adapter}",
                 data=f"bench_core:{case.data}",
                 data_kwargs=case.data_kwargs,
-                params={"max_dim": case.max_dim, "threshold": case.threshold, "n_threads": threads},
+                params=params,
                 imports=imports,
                 repeats=repeats or case.repeats,
                 timeout_s=max(1200.0, 10 * budget),
@@ -203,12 +216,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     for case in cases:
         results: dict[str, Result] = {}
-        for item in _tasks(case, labels, repeats, args.budget):
+        case_labels = [k for k in labels if k in COLLAPSING] if case.collapse_edges else labels
+        for item in _tasks(case, case_labels, repeats, args.budget):
             res = item if isinstance(item, Result) else run_task(item)
             results[res.label] = res
         peers = {1: ["ripser.py", "giotto-ph", "gudhi"], 2: ["giotto-ph (2 thr)"]}
-        case_report = {}
-        for label in labels:
+        case_report: dict[str, Any] = {}
+        for label in case_labels:
             res = results[label]
             threads = LIBRARIES[label][2]
             ratios = {"time": math.nan, "cpu": math.nan, "rss": math.nan}
@@ -235,8 +249,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             case_report[label] = {
                 k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in entry.items()
             }
+        # What a second thread buys each library: its 1-thread wall time over its 2-thread one.
+        case_report["speedup_1_to_2"] = {
+            lib: results[lib].median_s / results[f"{lib} (2 thr)"].median_s
+            for lib in ("tda_core", "giotto-ph")
+            if lib in results and f"{lib} (2 thr)" in results and results[lib].ok and results[f"{lib} (2 thr)"].ok
+        }
         report["cases"][case.name] = case_report
-        for row in rows[-len(labels) :]:  # progress; the full table comes at the end
+        for row in rows[-len(case_labels) :]:  # progress; the full table comes at the end
             print(
                 "# " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row),
                 file=sys.stderr,

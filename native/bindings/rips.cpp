@@ -34,6 +34,7 @@ rips::Metric parse_metric(const std::string& name) {
 struct Wanted {
   bool generators = false;
   bool cocycles = false;
+  bool collapse_edges = false;
   bool any() const { return generators || cocycles; }
 };
 
@@ -112,6 +113,7 @@ template <class Compute>
 ::py::object compute_rips(rips::Options options, const Wanted& wanted, Compute&& compute) {
   rips::Representatives representatives;
   representatives.cocycles = wanted.cocycles;
+  options.collapse_edges = wanted.collapse_edges;
   if (wanted.any()) options.representatives = &representatives;
   const auto diagrams = run_rips(options, compute);
   if (!wanted.any()) return to_python(diagrams);
@@ -119,7 +121,8 @@ template <class Compute>
 }
 
 ::py::object rips_points(const DoubleArray& points, const std::string& metric, int max_dim, double threshold,
-                         std::uint64_t coeff, int n_threads, bool generators, bool cocycles) {
+                         std::uint64_t coeff, int n_threads, bool generators, bool cocycles,
+                         bool collapse_edges) {
   if (points.ndim() != 2) throw std::invalid_argument("X must be a 2-D array");
   if (points.shape(0) < 1 || points.shape(1) < 1) throw std::invalid_argument("X must not be empty");
   if (points.shape(0) > 0x7fffffff) throw std::invalid_argument("X has too many points");
@@ -128,12 +131,12 @@ template <class Compute>
   const double* data = points.data();
   for (std::size_t i = 0; i < n * d; ++i)
     if (!std::isfinite(data[i])) throw std::invalid_argument("X must contain only finite values");
-  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles},
+  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles, collapse_edges},
                       [&](const rips::Options& o) { return rips::persistence_from_points(data, n, d, m, o); });
 }
 
 ::py::object rips_dense(const DoubleArray& matrix, int max_dim, double threshold, std::uint64_t coeff, int n_threads,
-                        bool generators, bool cocycles) {
+                        bool generators, bool cocycles, bool collapse_edges) {
   if (matrix.ndim() != 2 || matrix.shape(0) != matrix.shape(1))
     throw std::invalid_argument("X must be a square distance matrix");
   if (matrix.shape(0) < 1) throw std::invalid_argument("X must not be empty");
@@ -142,13 +145,13 @@ template <class Compute>
   const double* data = matrix.data();
   for (std::size_t i = 0; i < n * n; ++i)
     if (std::isnan(data[i]) || data[i] < 0) throw std::invalid_argument("X must hold non-negative distances");
-  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles},
+  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles, collapse_edges},
                       [&](const rips::Options& o) { return rips::persistence_from_dense(data, n, o); });
 }
 
 ::py::object rips_sparse(const IndexArray& rows, const IndexArray& cols, const DoubleArray& values, std::int64_t n,
                          int max_dim, double threshold, std::uint64_t coeff, int n_threads, bool generators,
-                         bool cocycles) {
+                         bool cocycles, bool collapse_edges) {
   if (rows.ndim() != 1 || cols.ndim() != 1 || values.ndim() != 1 || rows.shape(0) != cols.shape(0) ||
       rows.shape(0) != values.shape(0))
     throw std::invalid_argument("X: row, column and value arrays must be 1-D of equal length");
@@ -160,7 +163,7 @@ template <class Compute>
     if (std::isnan(values.data()[k]) || values.data()[k] < 0)
       throw std::invalid_argument("X must hold non-negative distances");
   }
-  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles},
+  return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles, collapse_edges},
                       [&](const rips::Options& o) {
                         return rips::persistence_from_sparse(rows.data(), cols.data(), values.data(), nnz,
                                                              std::size_t(n), o);
@@ -184,15 +187,15 @@ void bind_rips(::py::module_& m) {
   m.attr("_RIPS_MAX_DIM") = tda::rips::max_dimension();
   m.def("_rips_points", &rips_points, ::py::arg("points"), ::py::arg("metric"), ::py::arg("max_dim"),
         ::py::arg("threshold"), ::py::arg("coeff"), ::py::arg("n_threads"), ::py::arg("generators") = false,
-        ::py::arg("cocycles") = false,
+        ::py::arg("cocycles") = false, ::py::arg("collapse_edges") = false,
         "Rips persistence of a point cloud (float64, n x d); with generators or cocycles, "
         "(diagrams, generators, cocycles).");
   m.def("_rips_dense", &rips_dense, ::py::arg("matrix"), ::py::arg("max_dim"), ::py::arg("threshold"),
-        ::py::arg("coeff"), ::py::arg("n_threads"), ::py::arg("generators") = false, ::py::arg("cocycles") = false,
+        ::py::arg("coeff"), ::py::arg("n_threads"), ::py::arg("generators") = false, ::py::arg("cocycles") = false, ::py::arg("collapse_edges") = false,
         "Rips persistence of a full distance matrix.");
   m.def("_rips_sparse", &rips_sparse, ::py::arg("rows"), ::py::arg("cols"), ::py::arg("values"), ::py::arg("n"),
         ::py::arg("max_dim"), ::py::arg("threshold"), ::py::arg("coeff"), ::py::arg("n_threads"),
-        ::py::arg("generators") = false, ::py::arg("cocycles") = false,
+        ::py::arg("generators") = false, ::py::arg("cocycles") = false, ::py::arg("collapse_edges") = false,
         "Rips persistence of a sparse distance matrix in coordinate form (absent = +inf).");
   m.def(
       "_rips_degrees",

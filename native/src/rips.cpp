@@ -47,6 +47,13 @@ void validate(const Options& options, std::size_t n) {
                               "; lower max_dim or subsample");
 }
 
+// The graph's filtration up to the threshold, collapsed first when asked.
+Diagrams persistence_under(const NeighbourGraph& graph, Value threshold, const Options& options) {
+  if (!options.collapse_edges) return run_engine(detail::SparseAccess{graph}, threshold, options);
+  const NeighbourGraph collapsed = collapse_edges(graph, threshold, options.cancel);
+  return run_engine(detail::SparseAccess{collapsed}, threshold, options);
+}
+
 // Largest finite entry: stands in for an infinite threshold so that infinite
 // distances never become edges.
 Value max_finite(const DistanceMatrix& d) {
@@ -69,13 +76,13 @@ Diagrams persistence(const DistanceMatrix& distances, const Options& options) {
     std::size_t edges = 0;
     for (VertexIndex i = 1; i < n; ++i)
       for (VertexIndex j = 0; j < i; ++j) edges += distances.row(i)[j] <= threshold;
-    if (double(edges) < kSparseDensity * pairs) {
+    if (double(edges) < kSparseDensity * pairs || options.collapse_edges) {
       std::vector<NeighbourGraph::Edge> list;
       list.reserve(edges);
       for (VertexIndex i = 1; i < n; ++i)
         for (VertexIndex j = 0; j < i; ++j)
           if (distances.row(i)[j] <= threshold) list.push_back({i, j, distances.row(i)[j]});
-      return run_engine(detail::SparseAccess{NeighbourGraph(n, list)}, threshold, options);
+      return persistence_under(NeighbourGraph(n, list), threshold, options);
     }
   }
   return run_engine(detail::DenseAccess{distances}, threshold, options);
@@ -83,9 +90,10 @@ Diagrams persistence(const DistanceMatrix& distances, const Options& options) {
 
 Diagrams persistence(const NeighbourGraph& graph, const Options& options) {
   validate(options, std::size_t(graph.size()));
-  const Value threshold = std::min(options.threshold, enclosing_radius(graph));
-  return run_engine(detail::SparseAccess{graph}, threshold, options);
+  return persistence_under(graph, std::min(options.threshold, enclosing_radius(graph)), options);
 }
+
+
 
 Diagrams persistence_from_points(const double* points, std::size_t n, std::size_t dim, Metric metric,
                                  const Options& options) {

@@ -92,13 +92,14 @@ TARGETS: dict[str, tuple[Callable[..., Any], st.SearchStrategy[dict[str, Any]]]]
                   "distance_matrix": st.one_of(st.booleans(), st.booleans(), params),
                   "n_threads": st.one_of(st.integers(1, 3), st.integers(1, 3), small_ints),
                   "generators": st.one_of(st.booleans(), params),
-                  "cocycles": st.one_of(st.booleans(), params)})),
+                  "cocycles": st.one_of(st.booleans(), params),
+                  "collapse_edges": st.one_of(st.booleans(), params)})),
     # Well-formed calls with hostile values (huge, tiny, infinite coordinates): the computation itself.
     "rips_persistence/well-formed": (tda_core.rips_persistence, st.fixed_dictionaries(
         {"X": point_clouds(), "max_dim": st.integers(0, 2), "coeff": st.sampled_from([2, 3, 7]),
          "metric": st.sampled_from(["euclidean", "manhattan", "chebyshev", "cosine"]),
          "threshold": st.one_of(st.none(), st.floats(0.01, 30)), "n_threads": st.integers(1, 2),
-         "generators": st.booleans(), "cocycles": st.booleans()})),
+         "generators": st.booleans(), "cocycles": st.booleans(), "collapse_edges": st.booleans()})),
     "cubical_persistence/well-formed": (tda_core.cubical_persistence, st.fixed_dictionaries(
         {"array": grids().filter(lambda a: a.ndim >= 2), "construction": st.sampled_from(["V", "T"])})),
     "estimate_rips": (tda_core.estimate_rips, st.fixed_dictionaries(

@@ -180,7 +180,71 @@ def test_the_circles_cocycle_winds_once_as_ripsers_does():
     assert winding(ref["dgms"][1], ref["cocycles"][1]) in (1, 2)
 
 
-@pytest.mark.parametrize("flag", ["generators", "cocycles"])
+@pytest.mark.parametrize("flag", ["generators", "cocycles", "collapse_edges"])
 def test_flags_must_be_bools(flag):
     with pytest.raises(ValueError, match=flag):
         tda_core.rips_persistence(_cloud(0, 5), **{flag: "yes"})
+
+
+# ---------------------------------------------------------------- edge collapse
+
+
+@st.composite
+def distance_matrices(draw, sparse_format: bool = False):
+    """Symmetric float32 distance matrices, some distances infinite (giotto-ph's own strategy)."""
+    n = draw(st.integers(2, 30 if not sparse_format else 40))
+    values = draw(st.lists(st.one_of(st.floats(0.5, 1024.0, width=32), st.just(np.inf)), min_size=n * n,
+                           max_size=n * n))
+    dm = np.triu(np.array(values, dtype=np.float32).reshape(n, n), k=1)
+    dm = (dm + dm.T).astype(np.float64)
+    if not sparse_format:
+        return dm
+    rows, cols = np.nonzero(np.isfinite(np.triu(dm, k=1)) & (np.triu(dm, k=1) > 0))
+    return sparse.coo_matrix((dm[rows, cols], (rows, cols)), shape=(n, n))
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(np.sort(x, axis=0), np.sort(y, axis=0))
+
+
+@SETTINGS
+@given(dm=distance_matrices(), halve=st.booleans(), coeff=st.sampled_from([2, 7]))
+def test_collapse_keeps_the_diagrams_of_dense_matrices(dm, halve, coeff):
+    finite = dm[np.isfinite(dm)]
+    threshold = float(finite.max()) / 2 if halve and finite.size else None
+    kwargs = {"max_dim": 3, "threshold": threshold, "coeff": coeff, "distance_matrix": True}
+    _same(tda_core.rips_persistence(dm, collapse_edges=True, **kwargs), tda_core.rips_persistence(dm, **kwargs))
+
+
+@SETTINGS
+@given(dm=distance_matrices(sparse_format=True), coeff=st.sampled_from([2, 7]))
+def test_collapse_keeps_the_diagrams_of_sparse_matrices(dm, coeff):
+    kwargs = {"max_dim": 3, "coeff": coeff, "distance_matrix": True}
+    _same(tda_core.rips_persistence(dm, collapse_edges=True, **kwargs), tda_core.rips_persistence(dm, **kwargs))
+
+
+@pytest.mark.parametrize("threshold", [None, 0.4])
+def test_collapse_agrees_with_giotto_ph_and_keeps_generators_right(threshold):
+    X = _cloud(6, 150)
+    ours = tda_core.rips_persistence(X, max_dim=3, threshold=threshold, collapse_edges=True, generators=True,
+                                     n_threads=2)
+    ref = gph.ripser_parallel(X, maxdim=3, thresh=np.inf if threshold is None else threshold,
+                              collapse_edges=True)["dgms"]
+    for a, b in zip(ours.diagrams, ref, strict=True):
+        np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0), rtol=1e-6)
+    assert_generators_give_the_values(squareform(pdist(X)), ours)
+
+
+def test_collapse_with_vertex_births():
+    rng = np.random.default_rng(8)
+    D = squareform(pdist(rng.random((25, 2)))) + 0.1
+    np.fill_diagonal(D, rng.uniform(0, 0.1, 25))
+    kwargs = {"max_dim": 2, "distance_matrix": True}
+    _same(tda_core.rips_persistence(D, collapse_edges=True, **kwargs), tda_core.rips_persistence(D, **kwargs))
+
+
+def test_cocycles_of_a_collapsed_complex_are_refused():
+    with pytest.raises(ValueError, match="collapse_edges"):
+        tda_core.rips_persistence(_cloud(0, 10), cocycles=True, collapse_edges=True)

@@ -46,7 +46,7 @@ def write(tmp_path, name, data: bytes | str):
     [
         ("cloud.npy", npy_bytes(POINTS)),
         ("cloud.csv", "x,y\n0,0\n1,0\n0,1\n1.5,1.25\n"),
-        ("cloud.csv.gz", gzip.compress(b"0,0\n1,0\n0,1\n1.5,1.25\n")),
+        ("cloud.csv.gz", gzip.compress(b"0,0\n1,0\n0,1\n1.5,1.25\n", mtime=0)),
         ("cloud.txt", "# a comment\n0 0\n1 0\n\n0 1\n1.5 1.25\n"),
         ("cloud.txt", "0, 0\n1, 0\n0, 1\n1.5, 1.25\n"),
         ("cloud.tsv", "0\t0\n1\t0\n0\t1\n1.5\t1.25\n"),

@@ -43,6 +43,8 @@ struct Options {
   int n_threads = 1;
   const CancelFlag* cancel = nullptr;  // polled; raises Cancelled when set
   Representatives* representatives = nullptr;  // filled when given
+  // Collapse dominated edges first (collapse_edges): the same diagrams from a smaller complex.
+  bool collapse_edges = false;
 };
 
 using Diagrams = std::vector<Diagram>;  // index = homological dimension
@@ -59,6 +61,11 @@ Diagrams persistence_from_dense(const double* matrix, std::size_t n, const Optio
 // vertex births (the smallest such entry). Absent = +infinity.
 Diagrams persistence_from_sparse(const std::int64_t* rows, const std::int64_t* cols, const double* values,
                                  std::size_t nnz, std::size_t n, const Options& options);
+
+// The edges at or under the threshold, without those a vertex dominates at every scale from
+// their own value on (Boissonnat & Pritam's edge collapse, one removal at a time, latest
+// edge first): the flag filtration of the result has the input's persistence diagrams.
+NeighbourGraph collapse_edges(const NeighbourGraph& graph, Value threshold, const CancelFlag* cancel = nullptr);
 
 // The largest max_dim the engine computes (its stack buffers bound the simplex size).
 Dimension max_dimension();

@@ -233,6 +233,7 @@ def rips_persistence(
     n_perm: int | None = None,
     generators: bool = False,
     cocycles: bool = False,
+    collapse_edges: bool = False,
 ) -> list[np.ndarray] | RipsPersistence:
     """Persistence diagrams of the Vietoris–Rips filtration.
 
@@ -261,6 +262,11 @@ def rips_persistence(
     cocycles: also return a representative cocycle of every pair of dimension >= 1
         (ripser.py's ``do_cocycles``). A cocycle is one valid representative: with
         ``n_threads > 1`` it may differ from the one-thread result by a coboundary.
+    collapse_edges: first remove the edges a vertex dominates at every scale from their
+        own value on (Boissonnat & Pritam's edge collapse, giotto-ph's
+        ``collapse_edges``): the same diagrams from a smaller complex, often much faster
+        from dimension 2 on. Not with ``cocycles`` (they would be cocycles of the
+        collapsed complex).
 
     Returns a list of ``max_dim + 1`` float64 arrays of shape (k, 2) with
     (birth, death) rows, dimension 0 first; ``death == inf`` for essential classes.
@@ -275,7 +281,11 @@ def rips_persistence(
     if not isinstance(distance_matrix, bool | np.bool_):
         raise ValueError(f"distance_matrix must be a bool, got {distance_matrix!r}")
     precomputed = bool(distance_matrix) or metric == "precomputed"
-    wanted = {"generators": _check_flag("generators", generators), "cocycles": _check_flag("cocycles", cocycles)}
+    wanted = {"generators": _check_flag("generators", generators), "cocycles": _check_flag("cocycles", cocycles),
+              "collapse_edges": _check_flag("collapse_edges", collapse_edges)}
+    if wanted["cocycles"] and wanted["collapse_edges"]:
+        raise ValueError("cocycles: not available with collapse_edges=True (they would be the collapsed "
+                         "complex's); pass collapse_edges=False")
 
     if n_perm is not None:
         indices, _ = greedy_permutation(X, n_perm, metric=metric, distance_matrix=precomputed)

@@ -22,6 +22,7 @@ def rips_persistence(
     n_perm: int | None = None,
     generators: Literal[False] = False,
     cocycles: Literal[False] = False,
+    collapse_edges: bool = False,
 ) -> list[npt.NDArray[np.float64]]: ...
 @overload
 def rips_persistence(
@@ -36,6 +37,7 @@ def rips_persistence(
     *,
     generators: Literal[True],
     cocycles: bool = False,
+    collapse_edges: bool = False,
 ) -> RipsPersistence: ...
 @overload
 def rips_persistence(
@@ -50,6 +52,7 @@ def rips_persistence(
     generators: bool = False,
     *,
     cocycles: Literal[True],
+    collapse_edges: bool = False,
 ) -> RipsPersistence: ...
 @overload
 def rips_persistence(
@@ -63,6 +66,7 @@ def rips_persistence(
     n_perm: int | None = None,
     generators: bool = False,
     cocycles: bool = False,
+    collapse_edges: bool = False,
 ) -> list[npt.NDArray[np.float64]] | RipsPersistence: ...
 def greedy_permutation(
     X: npt.ArrayLike,
