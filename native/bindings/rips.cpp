@@ -144,7 +144,7 @@ template <class Compute>
   const auto n = std::size_t(matrix.shape(0));
   const double* data = matrix.data();
   for (std::size_t i = 0; i < n * n; ++i)
-    if (std::isnan(data[i]) || data[i] < 0) throw std::invalid_argument("X must hold non-negative distances");
+    if (std::isnan(data[i])) throw std::invalid_argument("X must not hold NaN distances");
   return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles, collapse_edges},
                       [&](const rips::Options& o) { return rips::persistence_from_dense(data, n, o); });
 }
@@ -160,8 +160,7 @@ template <class Compute>
   for (std::size_t k = 0; k < nnz; ++k) {
     if (rows.data()[k] < 0 || rows.data()[k] >= n || cols.data()[k] < 0 || cols.data()[k] >= n)
       throw std::invalid_argument("X: index out of range");
-    if (std::isnan(values.data()[k]) || values.data()[k] < 0)
-      throw std::invalid_argument("X must hold non-negative distances");
+    if (std::isnan(values.data()[k])) throw std::invalid_argument("X must not hold NaN distances");
   }
   return compute_rips(make_options(max_dim, threshold, coeff, n_threads), {generators, cocycles, collapse_edges},
                       [&](const rips::Options& o) {

@@ -366,7 +366,7 @@ class Engine {
   std::optional<Facet> zero_pivot_facet(Value diameter_of_tau, const Shape& tau) const {
     const int m = tau.dim;
     for (int i = 0; i <= m; ++i) {
-      Value diameter = 0;
+      Value diameter = -kInfinity;  // filtration values may be negative
       for (int a = 0; a <= m; ++a)
         for (int b = a + 1; b <= m; ++b)
           if (a != i && b != i) diameter = std::max(diameter, tau.d[a][b]);

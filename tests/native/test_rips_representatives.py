@@ -248,3 +248,24 @@ def test_collapse_with_vertex_births():
 def test_cocycles_of_a_collapsed_complex_are_refused():
     with pytest.raises(ValueError, match="collapse_edges"):
         tda_core.rips_persistence(_cloud(0, 10), cocycles=True, collapse_edges=True)
+
+
+def test_negative_filtration_values_with_and_without_collapse():
+    """Weighted filtrations: negative vertex births (the diagonal) and negative edges, as in
+    giotto-ph's collapser test (made symmetric: an asymmetric matrix is refused), against
+    ripser.py, giotto-ph, the sparse form and the collapsed complex."""
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        n = int(rng.integers(3, 25))
+        dm = rng.random((n, n))
+        dm = (dm + dm.T) / 2
+        np.fill_diagonal(dm, -rng.random(n))
+        dm -= 0.2
+        ours = tda_core.rips_persistence(dm, max_dim=2, distance_matrix=True)
+        _same(tda_core.rips_persistence(dm, max_dim=2, distance_matrix=True, collapse_edges=True), ours)
+        _same(tda_core.rips_persistence(sparse.coo_matrix(dm), max_dim=2, distance_matrix=True, collapse_edges=True),
+              ours)
+        for ref in (ripser.ripser(dm, maxdim=2, distance_matrix=True)["dgms"],
+                    gph.ripser_parallel(dm, maxdim=2, metric="precomputed", collapse_edges=True)["dgms"]):
+            for a, b in zip(ours, ref, strict=True):
+                np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0), rtol=1e-6)

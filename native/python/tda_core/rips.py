@@ -114,8 +114,6 @@ def _prepare_sparse(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     values = np.ascontiguousarray(coo.data, dtype=np.float64)
     if np.isnan(values).any():
         raise ValueError("X must not contain NaN distances")
-    if (values < 0).any():
-        raise ValueError("X must not contain negative distances")
     rows = np.ascontiguousarray(coo.row, dtype=np.int64)
     cols = np.ascontiguousarray(coo.col, dtype=np.int64)
     return rows, cols, values, int(max(X.shape))
@@ -126,8 +124,6 @@ def _check_dense_matrix(D: np.ndarray) -> None:
         raise ValueError(f"X must be a square distance matrix when distance_matrix=True, got shape {D.shape}")
     if np.isnan(D).any():
         raise ValueError("X must not contain NaN distances")
-    if (D < 0).any():
-        raise ValueError("X must not contain negative distances")
     if not np.array_equal(D, D.T):
         raise ValueError("X must be a symmetric distance matrix (X == X.T)")
 
