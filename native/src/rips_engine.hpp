@@ -157,6 +157,21 @@ void parallel_chunks(std::size_t count, int n_threads, Fn&& fn) {
     if (e) std::rethrow_exception(e);
 }
 
+// std::sort, on two threads when given and worth it: each sorts a half, then one merge.
+template <class T, class Less>
+void parallel_sort(std::vector<T>& v, Less less, int n_threads) {
+  if (n_threads < 2 || v.size() < (std::size_t(1) << 15)) {
+    std::sort(v.begin(), v.end(), less);
+    return;
+  }
+  const auto middle = v.begin() + std::ptrdiff_t(v.size() / 2);
+  {
+    std::jthread lower([&] { std::sort(v.begin(), middle, less); });
+    std::sort(middle, v.end(), less);
+  }
+  std::inplace_merge(v.begin(), middle, v.end(), less);
+}
+
 struct SparseAccess {
   const NeighbourGraph& g;
   VertexIndex n() const noexcept { return g.size(); }
@@ -418,7 +433,7 @@ class Engine {
   // 1); the others close cycles (coefficient 1).
   void dimension_zero(Diagram& out, std::vector<Entry>& edges) {
     collect_edges(edges);
-    std::sort(edges.begin(), edges.end(), earlier);
+    parallel_sort(edges, earlier, n_threads_);
     UnionFind components(n_);
     if constexpr (!kDense)
       for (VertexIndex v = 0; v < n_; ++v) components.set_birth(v, dist_.g.vertex_birth(v));
@@ -508,7 +523,7 @@ class Engine {
     });
     concatenate(part_columns, columns);
     if (simplices) concatenate(part_simplices, *simplices);
-    std::sort(columns.begin(), columns.end(), [](const Entry& a, const Entry& b) { return earlier(b, a); });
+    parallel_sort(columns, [](const Entry& a, const Entry& b) { return earlier(b, a); }, n_threads_);
   }
 
   static void concatenate(std::vector<std::vector<Entry>>& parts, std::vector<Entry>& out) {

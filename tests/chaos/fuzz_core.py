@@ -170,7 +170,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=100_000, help="inputs in all, split over the functions")
     args = parser.parse_args()
     tally = Tally()
-    per_function = max(1, args.examples // len(TARGETS))
+    per_function = max(1, -(-args.examples // len(TARGETS)))  # rounded up: at least --examples in all
     for name in TARGETS:
         fuzz(name, per_function, tally)
     for example in tally.examples:

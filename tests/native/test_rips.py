@@ -370,12 +370,15 @@ def test_threshold_none_equals_infinite_threshold_and_enclosing_radius_is_harmle
     assert_same_diagrams(a, b, rtol=0)
 
 
-@pytest.mark.parametrize("case", ["dense", "sparse", "points", "zp"])
+@pytest.mark.parametrize("case", ["dense", "sparse", "points", "zp", "many-edges"])
 def test_two_threads_identical_to_one(case):
+    """Also where both threads sort (over 2**15 columns, or edges: the many-edges case)."""
     rng = np.random.default_rng(5)
     X = rng.random((150, 4))
     kwargs = {"max_dim": 2}
-    if case == "dense":
+    if case == "many-edges":
+        X, kwargs["max_dim"] = rng.random((400, 3)), 1
+    elif case == "dense":
         X, kwargs["distance_matrix"] = cdist(X, X), True
     elif case == "sparse":
         kwargs["threshold"] = 0.45
