@@ -48,6 +48,12 @@ from typing import Any
 GROUP, VERSION, PLURAL = "tda.io", "v1alpha1", "tdastreams"
 WINDOW_MS = 2000
 CHECKPOINT = "5s"
+#: The generator's records have no key. Kafka's default for those is sticky partitioning: a
+#: partition gets every record until a batch (16 KB) fills, then the next -- at 1,000 records/s
+#: each partition sits idle for over a second at a time, and the event-time watermark (the
+#: minimum over partitions) lags by as much. Sensor streams are keyed and every partition keeps
+#: receiving records: round robin stands in for that.
+ROUND_ROBIN = "org.apache.kafka.clients.producer.RoundRobinPartitioner"
 
 
 def _say(msg: str) -> None:
@@ -108,7 +114,7 @@ def generator(bootstrap: str, topic: str, rate: int, seconds: float, keys: int, 
         [kafka.java(), "-Xmx256m", "-cp", f"{jars}/*:{kafka.jar_dir()}/*", "org.apache.kafka.tools.ProducerPerformance",
          "--topic", topic, "--num-records", str(int(rate * seconds)), "--throughput", str(rate),
          "--payload-file", str(payloads), "--producer-props", f"bootstrap.servers={bootstrap}", "linger.ms=5",
-         "acks=1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "acks=1", f"partitioner.class={ROUND_ROBIN}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def output_windows(bootstrap: str, topic: str, until: float, want: int | None = None) -> list[tuple[dict, int, float]]:
