@@ -1,5 +1,6 @@
-"""What Rips pairs come from: critical edges (giotto-ph's generators) and representative
-cocycles (ripser.py's cocycles), checked by their defining properties and against the peers."""
+"""What Rips pairs come from -- critical edges (giotto-ph's generators) and representative
+cocycles (ripser.py's cocycles) -- and the edge collapse before the reduction, with weighted
+(negative) filtrations: checked by their defining properties and against the peers."""
 
 from __future__ import annotations
 
