@@ -45,9 +45,10 @@ pybind11::object cubical_persistence(const pybind11::array_t<double, pybind11::a
       },
       values.size() <= kInlineValues);
   pybind11::list out, entries;
-  for (const auto& dgm : diagrams) out.append(intervals_to_array(dgm));
-  for (const auto& where : located) entries.append(interval_entries(where));
+  for (const auto& dgm : diagrams) out.append(two_columns<double>(dgm, &cubical::Interval::birth, &cubical::Interval::death));
   if (!locations) return out;
+  for (const auto& where : located)
+    entries.append(two_columns<std::int64_t>(where, &cubical::Location::birth_entry, &cubical::Location::death_entry));
   return pybind11::make_tuple(out, entries);
 }
 

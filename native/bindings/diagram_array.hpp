@@ -1,4 +1,4 @@
-// Conversion of a C++ list of intervals to an (n, 2) float64 numpy array.
+// Conversion of a C++ list of pairs (intervals, their locations) to an (n, 2) numpy array.
 #pragma once
 #include <pybind11/numpy.h>
 
@@ -6,25 +6,14 @@
 
 namespace tda::py {
 
-template <class IntervalT>
-pybind11::array_t<double> intervals_to_array(const std::vector<IntervalT>& intervals) {
-  pybind11::array_t<double> out({static_cast<pybind11::ssize_t>(intervals.size()), pybind11::ssize_t{2}});
+// Row i holds items[i].*first and items[i].*second, converted to Out.
+template <class Out, class Item, class Field>
+pybind11::array_t<Out> two_columns(const std::vector<Item>& items, Field Item::*first, Field Item::*second) {
+  pybind11::array_t<Out> out({static_cast<pybind11::ssize_t>(items.size()), pybind11::ssize_t{2}});
   auto m = out.template mutable_unchecked<2>();
-  for (std::size_t i = 0; i < intervals.size(); ++i) {
-    m(pybind11::ssize_t(i), 0) = intervals[i].birth;
-    m(pybind11::ssize_t(i), 1) = intervals[i].death;
-  }
-  return out;
-}
-
-// The entries each interval's values come from, as an (n, 2) int64 array.
-template <class LocationT>
-pybind11::array_t<std::int64_t> interval_entries(const std::vector<LocationT>& intervals) {
-  pybind11::array_t<std::int64_t> out({static_cast<pybind11::ssize_t>(intervals.size()), pybind11::ssize_t{2}});
-  auto m = out.template mutable_unchecked<2>();
-  for (std::size_t i = 0; i < intervals.size(); ++i) {
-    m(pybind11::ssize_t(i), 0) = intervals[i].birth_entry;
-    m(pybind11::ssize_t(i), 1) = intervals[i].death_entry;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    m(pybind11::ssize_t(i), 0) = Out(items[i].*first);
+    m(pybind11::ssize_t(i), 1) = Out(items[i].*second);
   }
   return out;
 }

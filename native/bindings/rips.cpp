@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "diagram_array.hpp"
 #include "interruptible.hpp"
 #include "tda/rips.hpp"
 #include "tda/rips/field.hpp"
@@ -62,15 +63,8 @@ rips::Diagrams run_rips(rips::Options options, Compute&& compute) {
 
 ::py::list to_python(const rips::Diagrams& diagrams) {
   ::py::list out;
-  for (const rips::Diagram& d : diagrams) {
-    ::py::array_t<double> a({::py::ssize_t(d.size()), ::py::ssize_t(2)});
-    auto m = a.mutable_unchecked<2>();
-    for (std::size_t i = 0; i < d.size(); ++i) {
-      m(i, 0) = double(d[i].birth);
-      m(i, 1) = double(d[i].death);
-    }
-    out.append(a);
-  }
+  for (const rips::Diagram& d : diagrams)
+    out.append(two_columns<double>(d, &rips::PersistencePair::birth, &rips::PersistencePair::death));
   return out;
 }
 

@@ -93,8 +93,6 @@ Diagrams persistence(const NeighbourGraph& graph, const Options& options) {
   return persistence_under(graph, std::min(options.threshold, enclosing_radius(graph)), options);
 }
 
-
-
 Diagrams persistence_from_points(const double* points, std::size_t n, std::size_t dim, Metric metric,
                                  const Options& options) {
   validate(options, n);

@@ -115,11 +115,10 @@ def cubical_persistence(
     if isinstance(coeff, bool) or not isinstance(coeff, int | np.integer) or not _validate.is_prime(int(coeff)) \
             or coeff >= 2**31:
         raise ValueError(f"coeff: must be a prime below 2**31 (the field Z/p), got {coeff!r}")
-    if not isinstance(locations, bool | np.bool_):
-        raise ValueError(f"locations: must be a bool, got {type(locations).__name__}")
+    locations = _validate.flag(locations, "locations")
     # The engine uses at most 2 threads; any larger request means "as many as it can".
     result = _core.cubical_persistence(values, int(max_dim), construction, min(int(n_threads), 2), int(coeff),
-                                       list(wraps), bool(locations))
+                                       list(wraps), locations)
     return CubicalPersistence(*result) if locations else result
 
 

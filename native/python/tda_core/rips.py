@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
-from ._validate import is_prime
+from ._validate import flag, is_prime
 
 __all__ = ["rips_persistence", "RipsPersistence", "estimate_rips", "greedy_permutation", "METRICS"]
 
@@ -201,12 +201,6 @@ class RipsPersistence(NamedTuple):
     cocycles: list[list[np.ndarray]] | None
 
 
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
-
-
 def _relabel(result: RipsPersistence, indices: np.ndarray) -> RipsPersistence:
     """Vertex numbers of a subsample's result as indices of the whole input."""
     def vertices(a: np.ndarray) -> np.ndarray:
@@ -277,8 +271,8 @@ def rips_persistence(
     if not isinstance(distance_matrix, bool | np.bool_):
         raise ValueError(f"distance_matrix must be a bool, got {distance_matrix!r}")
     precomputed = bool(distance_matrix) or metric == "precomputed"
-    wanted = {"generators": _check_flag("generators", generators), "cocycles": _check_flag("cocycles", cocycles),
-              "collapse_edges": _check_flag("collapse_edges", collapse_edges)}
+    wanted = {"generators": flag(generators, "generators"), "cocycles": flag(cocycles, "cocycles"),
+              "collapse_edges": flag(collapse_edges, "collapse_edges")}
     if wanted["cocycles"] and wanted["collapse_edges"]:
         raise ValueError("cocycles: not available with collapse_edges=True (they would be the collapsed "
                          "complex's); pass collapse_edges=False")
