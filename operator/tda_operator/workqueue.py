@@ -31,7 +31,7 @@ class WorkQueue:
         self._ready: deque[Hashable] = deque()
         self._queued: set[Hashable] = set()
         self._active: set[Hashable] = set()
-        self._dirty: set[Hashable] = set()
+        self._dirty: dict[Hashable, bool] = {}  # key in hand -> whether its next turn is urgent
         self._failures: dict[Hashable, int] = {}
         self._later: list[tuple[float, int, Hashable]] = []
         self._due: dict[Hashable, float] = {}  # one pending timer per key: the earliest
@@ -58,7 +58,7 @@ class WorkQueue:
     def _enqueue(self, key: Hashable, urgent: bool = False) -> None:
         """With the lock held: in line once, or marked to go again when its current turn ends."""
         if key in self._active:
-            self._dirty.add(key)
+            self._dirty[key] = self._dirty.get(key, False) or urgent
         elif key not in self._queued:
             self._queued.add(key)
             (self._urgent if urgent else self._ready).append(key)
@@ -114,7 +114,6 @@ class WorkQueue:
             with self._wake:
                 self._active.discard(key)
                 if key in self._dirty:
-                    self._dirty.discard(key)
-                    self._enqueue(key)
+                    self._enqueue(key, self._dirty.pop(key))
             if again is not None:
                 self.add_after(key, again)

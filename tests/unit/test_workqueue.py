@@ -113,6 +113,29 @@ def test_urgent_keys_go_before_the_others_in_their_order(queues):
     assert handler.keys() == ["new-1", "new-2", "a", "b", "c"]
 
 
+def test_a_key_made_urgent_while_handled_keeps_its_urgency(queues):
+    """A Job that finishes while its TDAJob is being reconciled: the next look goes first."""
+    entered, release = threading.Event(), threading.Event()
+
+    def behave(key, n):
+        if key == "a" and n == 1:
+            entered.set()
+            assert release.wait(TIMEOUT)
+        return None
+
+    handler = Handler(behave)
+    queue = make(queues, handler, workers=1)
+    queue.start()
+    queue.add("a")
+    assert entered.wait(TIMEOUT)
+    queue.add("b")
+    queue.add("a", urgent=True)
+    queue.add("a")  # a later ordinary event does not take the urgency back
+    release.set()
+    wait_until(lambda: len(handler.keys()) == 3, "a, a again and b")
+    assert handler.keys() == ["a", "a", "b"]
+
+
 def test_a_key_added_while_handled_is_handled_again_after(queues):
     entered, release = threading.Event(), threading.Event()
 
