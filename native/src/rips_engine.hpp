@@ -92,8 +92,9 @@ class WorkingColumn {
   }
 
  private:
-  // Heap comparator: the top is the element no other is earlier than.
-  static bool later(const Entry& a, const Entry& b) noexcept { return earlier(b, a); }
+  // Heap comparator: the top is the element no other is earlier than. A closure, not a
+  // function, so the heap operations inline it instead of calling through a pointer.
+  static constexpr auto later = [](const Entry& a, const Entry& b) noexcept { return earlier(b, a); };
   Entry pop() {
     std::pop_heap(heap_.begin(), heap_.end(), later);
     Entry e = heap_.back();
@@ -433,7 +434,7 @@ class Engine {
   // 1); the others close cycles (coefficient 1).
   void dimension_zero(Diagram& out, std::vector<Entry>& edges) {
     collect_edges(edges);
-    parallel_sort(edges, earlier, n_threads_);
+    parallel_sort(edges, [](const Entry& a, const Entry& b) { return earlier(a, b); }, n_threads_);
     UnionFind components(n_);
     if constexpr (!kDense)
       for (VertexIndex v = 0; v < n_; ++v) components.set_birth(v, dist_.g.vertex_birth(v));

@@ -15,7 +15,7 @@ from typing import Any
 from tda_contract import ANNOTATION_OUTCOME, LABEL_ROLE, MANIFEST_HEAD_KEY, ROLE_MANIFEST, TDAJOB_KIND
 
 from .models import TDAJOB_STAND_IN_SPEC, TDAJob, TDAJobStatus, read_stored
-from .status import IndexOutcome, PodState, Totals
+from .status import IndexOutcome, PodState, Totals, creation_problem
 
 Key = tuple[str, str]  # (namespace, TDAJob name)
 
@@ -34,6 +34,15 @@ class Run:
     manifest_count: dict[str, int] = field(default_factory=dict)
     #: Where the stored TDAJob breaks the model (it is then held with a stand-in spec).
     unreadable: list[str] = field(default_factory=list)
+    #: The Job controller's latest FailedCreate Event of the Job, in our own words.
+    failed_create: FailedCreate | None = None
+
+
+@dataclass(frozen=True)
+class FailedCreate:
+    job_uid: str
+    when: str  # the Event's last occurrence (RFC 3339, so it orders as text)
+    problem: tuple[str, str]  # (reason, message) for the TDAJob's status
 
 
 def slim_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -79,14 +88,19 @@ class Cache:
                 run.manifest_count.clear()
                 self._drop_if_empty(key)
                 return
-            tdajob, unreadable = read_stored(TDAJob, body, TDAJOB_STAND_IN_SPEC)
             run = self._run(key)
+            metadata = body.get("metadata") or {}
+            version = str(metadata.get("resourceVersion") or "")
+            if run.tdajob is not None and run.tdajob.metadata.uid == metadata.get("uid") and \
+                    _older(version, run.resource_version):
+                return  # the watch is behind our own status write (note_status): keep the newer
+            tdajob, unreadable = read_stored(TDAJob, body, TDAJOB_STAND_IN_SPEC)
             run.unreadable = unreadable
             if tdajob.spec.input.inline is not None:
                 run.inline_points = len(tdajob.spec.input.inline.points)
                 tdajob.spec.input.inline.points = []
             run.tdajob = tdajob
-            run.resource_version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+            run.resource_version = version
             for uid in [u for u in run.totals if u != tdajob.metadata.uid]:
                 del run.totals[uid]
 
@@ -104,6 +118,23 @@ class Cache:
                 self._drop_if_empty(key)
             else:
                 run.pods[name] = PodState.of(pod)
+
+    def note_failed_create(self, key: Key, event: dict[str, Any]) -> bool:
+        """A FailedCreate Event of a known TDAJob's Job; True when it is the latest so far."""
+        involved = event.get("involvedObject") or {}
+        series = event.get("series") or {}
+        when = str(series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("eventTime") or "")
+        problem = creation_problem([event], str(involved.get("name") or ""))
+        with self._lock:
+            run = self._runs.get(key)
+            if run is None or run.tdajob is None or problem is None:
+                return False
+            latest = run.failed_create
+            uid = str(involved.get("uid") or "")
+            if latest is not None and latest.job_uid == uid and latest.when > when:
+                return False
+            run.failed_create = FailedCreate(uid, when, problem)
+            return True
 
     def observe_record(self, key: Key, config_map: dict[str, Any], deleted: bool) -> bool:
         """A ConfigMap of a run as watched or listed; False when no TDAJob owns it."""
@@ -151,7 +182,7 @@ class Cache:
                           max_persistence=list(totals.max_persistence),
                           compute_seconds=totals.compute_seconds, total=totals.total)
             return Run(run.tdajob, run.resource_version, run.inline_points, run.job, dict(run.pods),
-                       {uid: copy}, dict(run.manifest_count), list(run.unreadable))
+                       {uid: copy}, dict(run.manifest_count), list(run.unreadable), run.failed_create)
 
     def note_status(self, key: Key, body: dict[str, Any]) -> None:
         """Our own status write's result: later reconciles start from it, not from an older view."""
@@ -176,6 +207,11 @@ def _newer(candidate: str, current: str) -> bool:
     if candidate.isdigit() and current.isdigit():
         return int(candidate) > int(current)
     return candidate != current
+
+
+def _older(candidate: str, current: str) -> bool:
+    """Only etcd revisions (numbers) can be said to be older; other versions never are."""
+    return candidate.isdigit() and current.isdigit() and int(candidate) < int(current)
 
 
 def _manifest_count(config_map: dict[str, Any], key: str) -> int | None:

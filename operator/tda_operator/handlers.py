@@ -30,6 +30,9 @@ RECONCILER = Reconciler(CACHE, SETTINGS, workers=reconcile_workers())
 JOB_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{contract.LABEL_TDAJOB}"
 POD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{contract.LABEL_TDAJOB}"
 RECORD_SELECTOR = f"{contract.LABEL_TDAJOB},{contract.LABEL_ROLE} in ({','.join(contract.WATCHED_ROLES)})"
+#: The Job controller's Events saying it cannot create a Job's pods (PodSecurity, quota): watched,
+#: so a Job without pods costs no request (a field-selected list is slow on a busy server).
+FAILED_CREATE_SELECTOR = "involvedObject.kind=Job,reason=FailedCreate"
 STREAMS = StreamReconciler(SETTINGS)
 STREAM_CHILD_SELECTOR = f"{contract.LABEL_MANAGED_BY}={FIELD_MANAGER},{streams.LABEL_TDASTREAM}"
 #: kopf's keys are (group, version, plural) or (group, plural) tuples; a "group/plural" string
@@ -62,6 +65,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Server-side selectors: only our children and records are ever sent to us.
     for resource, selector in LABEL_SELECTORS.items():
         settings.watching.label_selectors[resource] = selector
+    settings.watching.field_selectors["", "v1", "events"] = FAILED_CREATE_SELECTOR
     # Long watches end server-side before the client gives up; a dead connection is noticed.
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
@@ -114,6 +118,15 @@ async def pod_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None
 async def record_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
     key = _owner_key(body, namespace)
     if key is not None and CACHE.observe_record(key, dict(body), deleted=event.get("type") == "DELETED"):
+        RECONCILER.queue.add(key)
+
+
+@kopf.on.event("", "v1", "events")
+async def failed_create_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    involved = body.get("involvedObject") or {}
+    # A TDAJob's Job has the TDAJob's name (contract.job_name); other Jobs' Events are ignored.
+    key = (involved.get("namespace") or namespace or "default", str(involved.get("name") or ""))
+    if event.get("type") != "DELETED" and CACHE.note_failed_create(key, dict(body)):
         RECONCILER.queue.add(key)
 
 

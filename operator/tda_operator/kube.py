@@ -149,12 +149,5 @@ def served_versions(group: str) -> list[str]:
     return [str(v.get("version")) for v in (result or {}).get("versions") or []]
 
 
-def job_creation_events(namespace: str, job_uid: str) -> list[dict[str, Any]]:
-    """The Job controller's FailedCreate Events of this Job (read only while no pod exists)."""
-    selector = f"involvedObject.uid={job_uid},reason=FailedCreate"
-    result = _call("GET", f"/api/v1/namespaces/{namespace}/events", query=[("fieldSelector", selector)])
-    return list(result.get("items") or [])
-
-
 def create_event(event: dict[str, Any]) -> None:
     _call("POST", f"/api/v1/namespaces/{event['metadata']['namespace']}/events", body=event)

@@ -20,20 +20,21 @@ from kubernetes.client.exceptions import ApiException
 
 from . import builders, kube, metrics
 from . import status as status_fn
-from .cache import Cache, Key, Run, slim_job
+from .cache import Cache, FailedCreate, Key, Run, slim_job
 from .models import TDAJob, TDAJobStatus, to_k8s, unreadable_message
 from .settings import FIELD_MANAGER, Settings
 from .workqueue import WorkQueue
 
 log = logging.getLogger("tda_operator")
 
-#: A Job without pods this long is asked (once per interval) why: the Events it reads are a
-#: field-selected list, which a busy API server answers slowly.
-POD_CREATION_PATIENCE_SECONDS = 30.0
 #: Until the watches have surely listed everything, a Job missing from the cache is asked
 #: for before one is written (afterwards the cache is the truth: it saw every Job).
 STARTUP_SECONDS = 60.0
 FINISHING_RECHECK_SECONDS = 2.0
+#: Status writes that stay within a phase (progress, timestamps, the reason a TDAJob waits)
+#: are at least this far apart per TDAJob: a burst of pod and record events becomes one write.
+#: Phase changes (a finished run above all) are written at once.
+COALESCE_SECONDS = 5.0
 
 
 def now() -> str:
@@ -57,6 +58,7 @@ class Reconciler:
         self._identity_lock = threading.Lock()
         self._estimate = _estimate_rips()
         self._started = time.monotonic()
+        self._written: dict[Key, float] = {}  # the last status write per unfinished TDAJob (monotonic)
 
     def start(self) -> None:
         self.queue.start()
@@ -96,10 +98,12 @@ class Reconciler:
             run = self.cache.get(key)
             if run is None or run.tdajob is None:
                 metrics.PHASES.set(key[0], key[1], None)
+                self._written.pop(key, None)
                 return None
             tdajob = run.tdajob
             if status_fn.is_finished(tdajob.status):  # the record is final
                 metrics.PHASES.set(key[0], key[1], tdajob.status.phase)
+                self._written.pop(key, None)
                 return None
             if run.unreadable:
                 outcome["result"] = "unreadable"
@@ -123,16 +127,17 @@ class Reconciler:
             if job is None:  # an earlier TDAJob's Job of this name is still being deleted
                 return FINISHING_RECHECK_SECONDS
             pods = tuple(p for p in run.pods.values() if p.job_uid == job["metadata"]["uid"])
-            problem, recheck = self._creation_problem(job, pods)
+            problem = _creation_problem(job, pods, run.failed_create)
             uid = tdajob.metadata.uid
             observed = status_fn.Observed(job, run.totals.get(uid) or status_fn.Totals(), pods,
                                           run.manifest_count.get(uid), problem)
             new = status_fn.compute_status(tdajob, observed, now())
+            hold = self._hold(key, tdajob.status, new)
+            if hold > 0:
+                return hold
             if not self.publish(key, run, new):
                 return FINISHING_RECHECK_SECONDS
-            if new.reason == "Finishing":
-                return FINISHING_RECHECK_SECONDS
-            return recheck
+            return FINISHING_RECHECK_SECONDS if new.reason == "Finishing" else None
 
     def _refusal(self, tdajob: TDAJob, estimate: dict[str, Any] | None) -> TDAJobStatus | None:
         """A final status for a spec this platform will not run, or None."""
@@ -174,22 +179,14 @@ class Reconciler:
         self.cache.set_job(key, job)
         return slim_job(job)
 
-    def _creation_problem(self, job: dict[str, Any], pods: tuple[status_fn.PodState, ...]
-                          ) -> tuple[tuple[str, str] | None, float | None]:
-        """(why no pod exists, when to look again): asked only of a Job that has had time to make one."""
-        status = job.get("status") or {}
-        if pods or status.get("active") or status.get("succeeded") or status.get("failed") or \
-                status_fn.job_condition(job, "Complete") or status_fn.job_condition(job, "Failed") or \
-                (job.get("spec") or {}).get("suspend"):
-            return None, None
-        created = (job.get("metadata") or {}).get("creationTimestamp")
-        waited = status_fn.seconds_since(created, now()) if created else 0.0
-        if waited < POD_CREATION_PATIENCE_SECONDS:
-            return None, POD_CREATION_PATIENCE_SECONDS - waited + 0.5
-        events = kube.job_creation_events(job["metadata"]["namespace"], job["metadata"]["uid"])
-        return status_fn.creation_problem(events, job["metadata"]["name"]), POD_CREATION_PATIENCE_SECONDS
-
     # ------------------------------------------------------------------ the write
+
+    def _hold(self, key: Key, old: TDAJobStatus, new: TDAJobStatus) -> float:
+        """Seconds to wait before writing ``new`` (0: write now)."""
+        if not status_fn.same_phase(old, new) or not status_fn.status_changed(old, new):
+            return 0.0
+        last = self._written.get(key)
+        return 0.0 if last is None else last + COALESCE_SECONDS - time.monotonic()
 
     def publish(self, key: Key, run: Run, new: TDAJobStatus) -> bool:
         """Write the status when it changed, over the version it came from; False when that is stale."""
@@ -205,6 +202,10 @@ class Reconciler:
                 return False
             raise
         self.cache.note_status(key, written)
+        if status_fn.is_finished(new):
+            self._written.pop(key, None)
+        else:
+            self._written[key] = time.monotonic()
         if new.phase != old.phase or (new.reason != old.reason and new.phase == "Pending"):
             self._post_event(tdajob, new)
         if status_fn.is_finished(new) and new.progress is not None:
@@ -243,3 +244,15 @@ class Reconciler:
 
 def _owned_by(obj: dict[str, Any], uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def _creation_problem(job: dict[str, Any], pods: tuple[status_fn.PodState, ...],
+                      failed_create: FailedCreate | None) -> tuple[str, str] | None:
+    """Why the Job has no pods, from the Job controller's latest FailedCreate Event of it (watched)."""
+    status = job.get("status") or {}
+    if failed_create is None or failed_create.job_uid != job["metadata"]["uid"] or pods or \
+            status.get("active") or status.get("succeeded") or status.get("failed") or \
+            status_fn.job_condition(job, "Complete") or status_fn.job_condition(job, "Failed") or \
+            (job.get("spec") or {}).get("suspend"):
+        return None
+    return failed_create.problem

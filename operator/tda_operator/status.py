@@ -485,6 +485,13 @@ def status_changed(old: BaseModel, new: BaseModel) -> bool:
     return old.model_dump(mode="json", exclude_none=True) != new.model_dump(mode="json", exclude_none=True)
 
 
+def same_phase(old: TDAJobStatus, new: TDAJobStatus) -> bool:
+    """Whether ``new`` only moves a TDAJob along within its phase (progress, the reason it
+    waits, timestamps): such writes may be coalesced; a phase or generation change may not."""
+    return old.phase is not None and old.phase == new.phase and not is_finished(new) and \
+        old.observedGeneration == new.observedGeneration
+
+
 def creation_problem(events: list[dict[str, Any]], job_name: str) -> tuple[str, str] | None:
     """Why the Job controller cannot create pods, from its FailedCreate Events, in our own words.
 

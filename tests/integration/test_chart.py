@@ -147,7 +147,7 @@ OPERATOR_GRANTS = {
     ("", "serviceaccounts", "patch"), ("", "serviceaccounts", "create"),  # Reconciler._ensure_worker_identity
     ("rbac.authorization.k8s.io", "roles", "patch"), ("rbac.authorization.k8s.io", "roles", "create"),
     ("rbac.authorization.k8s.io", "rolebindings", "patch"), ("rbac.authorization.k8s.io", "rolebindings", "create"),
-    ("", "events", "create"), ("", "events", "list"),  # Reconciler._post_event, kube.job_creation_events
+    ("", "events", "create"), ("", "events", "list"), ("", "events", "watch"),  # _post_event, failed_create_event
     ("kafka.strimzi.io", "kafkatopics", "list"), ("kafka.strimzi.io", "kafkatopics", "watch"),
     ("kafka.strimzi.io", "kafkatopics", "patch"), ("kafka.strimzi.io", "kafkatopics", "create"),  # _ensure_topics
     ("flink.apache.org", "flinkdeployments", "list"), ("flink.apache.org", "flinkdeployments", "watch"),

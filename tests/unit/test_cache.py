@@ -371,3 +371,98 @@ def test_nothing_is_created_or_retried_in_a_namespace_being_deleted(cache, monke
             reconciler.reconcile(KEY)
     else:
         assert reconciler.reconcile(KEY) is None
+
+
+# ------------------------------------------------------------------ pods the Job controller cannot create
+
+
+def failed_create(message: str, when: str, job_uid: str = "") -> dict:
+    from tda_operator_fixtures import JOB_UID
+
+    return {"apiVersion": "v1", "kind": "Event", "reason": "FailedCreate", "type": "Warning", "message": message,
+            "lastTimestamp": when,
+            "involvedObject": {"kind": "Job", "namespace": NAMESPACE, "name": "torus", "uid": job_uid or JOB_UID}}
+
+
+def test_the_latest_failed_create_of_a_known_tdajobs_job_is_kept(cache):
+    assert cache.note_failed_create(KEY, failed_create("exceeded quota: q", "2026-01-01T00:03:00Z"))
+    assert not cache.note_failed_create(KEY, failed_create('violates PodSecurity "x"', "2026-01-01T00:01:00Z"))
+    assert cache.get(KEY).failed_create.problem[0] == "QuotaExceeded"  # the older Event came late
+    assert cache.note_failed_create(KEY, failed_create('violates PodSecurity "x"', "2026-01-01T00:04:00Z"))
+    assert cache.get(KEY).failed_create.problem[0] == "PodSecurityViolation"
+    # Another Job's Events (no TDAJob of that name) are not kept.
+    assert not cache.note_failed_create(("other", "torus"), failed_create("exceeded quota: q", "2026-01-01T00:05:00Z"))
+    assert cache.get(("other", "torus")) is None
+
+
+def test_a_failed_create_names_the_pending_reason_until_pods_exist(cache, monkeypatch):
+    """The reconcile reads the watched Event: no request while a Job has no pods."""
+    from tda_operator import reconcile
+    from tda_operator.settings import Settings
+
+    written = []
+    monkeypatch.setattr(reconcile.kube, "apply", lambda obj, subresource="": job(completions=1))
+    monkeypatch.setattr(reconcile.kube, "create_event", lambda event: None)
+    monkeypatch.setattr(reconcile.kube, "apply_status",
+                        lambda namespace, name, version, status: written.append(status) or {})
+    monkeypatch.setattr(reconcile.kube, "get", lambda *args: pytest.fail("no read is needed"))
+    reconciler = reconcile.Reconciler(cache, Settings())
+    reconciler._identities.add(NAMESPACE)
+    cache.set_job(KEY, job(completions=1))
+    cache.note_failed_create(KEY, failed_create('pods "torus-0-x" is forbidden: violates PodSecurity "r" (s-7)',
+                                                "2026-01-01T00:03:00Z"))
+    reconciler.reconcile(KEY)
+    assert (written[-1]["phase"], written[-1]["reason"]) == ("Pending", "PodSecurityViolation")
+    assert "s-7" not in json.dumps(written[-1])
+    cache.set_pod(KEY, pod(0, "Pending", None), deleted=False)
+    reconciler.reconcile(KEY)
+    assert written[-1]["reason"] != "PodSecurityViolation"
+
+
+def test_a_watch_event_older_than_our_own_status_write_is_ignored(cache):
+    """The watch may deliver our previous write after the response of the next one: the cache
+    keeps the newer status, so the next write is not made over a stale version (a conflict)."""
+    cache.note_status(KEY, written("105", "Running"))
+    cache.set_tdajob(KEY, tdajob_body(PREFIX, resource_version="104", status={"phase": "Pending"}))
+    assert (cache.get(KEY).resource_version, cache.get(KEY).tdajob.status.phase) == ("105", "Running")
+    recreated = tdajob_body(PREFIX, resource_version="90", status={"phase": "Pending"})
+    recreated["metadata"]["uid"] = "uid-new"
+    cache.set_tdajob(KEY, recreated)  # another object of the same name: taken as it is
+    assert cache.get(KEY).tdajob.metadata.uid == "uid-new"
+
+
+def test_progress_within_a_phase_is_coalesced_but_a_finished_run_is_written_at_once(cache, monkeypatch):
+    from tda_operator import reconcile
+    from tda_operator.settings import Settings
+    from tda_operator_fixtures import condition
+
+    written_statuses = []
+    version = iter(range(200, 300))
+
+    def apply_status(namespace, name, resource_version, status):
+        written_statuses.append(status)
+        return {"metadata": {"resourceVersion": str(next(version))}, "status": status}
+
+    monkeypatch.setattr(reconcile.kube, "apply", lambda obj, subresource="": cache.get(KEY).job or obj)
+    monkeypatch.setattr(reconcile.kube, "create_event", lambda event: None)
+    monkeypatch.setattr(reconcile.kube, "apply_status", apply_status)
+    clock = [1000.0]
+    monkeypatch.setattr(reconcile.time, "monotonic", lambda: clock[0])
+    reconciler = reconcile.Reconciler(cache, Settings())
+    reconciler._identities.add(NAMESPACE)
+    cache.set_job(KEY, job(completions=2, active=2))
+    cache.set_pod(KEY, pod(0, "Running", None), deleted=False)
+    assert reconciler.reconcile(KEY) is None and written_statuses[-1]["phase"] == "Running"
+    cache.set_record(KEY, UID, RESULT, config_map(0), deleted=False)  # one index done: progress only
+    clock[0] += 0.5
+    assert reconciler.reconcile(KEY) == pytest.approx(reconcile.COALESCE_SECONDS - 0.5)
+    assert len(written_statuses) == 1
+    clock[0] += reconcile.COALESCE_SECONDS - 0.5
+    assert reconciler.reconcile(KEY) is None and len(written_statuses) == 2
+    assert written_statuses[-1]["progress"]["succeeded"] == 1
+    cache.set_record(KEY, UID, RESULT, config_map(1), deleted=False)
+    cache.set_job(KEY, job(completions=2, succeeded=2, completed="0-1", conditions=[condition("Complete")]))
+    clock[0] += 0.1
+    reconciler.reconcile(KEY)
+    assert written_statuses[-1]["phase"] == "Succeeded" and len(written_statuses) == 3
+    assert KEY not in reconciler._written

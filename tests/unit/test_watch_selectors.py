@@ -26,3 +26,12 @@ def test_each_child_watch_carries_its_selector(resource, needle):
     assert needle in selector
     # The resources the operator reconciles are watched whole.
     assert not list(settings.watching.label_selectors.collect(Resource("tda.io", "v1alpha1", "tdajobs")))
+
+
+def test_only_the_job_controllers_failed_create_events_are_watched():
+    from tda_operator import handlers
+
+    settings = kopf.OperatorSettings()
+    settings.watching.field_selectors["", "v1", "events"] = handlers.FAILED_CREATE_SELECTOR
+    (selector,) = settings.watching.field_selectors.collect(Resource("", "v1", "events"))
+    assert set(selector.split(",")) == {"involvedObject.kind=Job", "reason=FailedCreate"}
