@@ -54,9 +54,9 @@ STOP_TIMEOUT = 90.0
 #: exit code of tda_stream.job when it refuses its job document: restarting cannot help.
 EXIT_REFUSED = 2
 #: flinkConfiguration keys a deployment may set here (prefixes); the rest are process-level.
-JOB_LEVEL_KEYS = ("execution.checkpointing.", "execution.buffer-timeout.", "state.backend.", "pipeline.", "table.",
-                  "python.fn-execution.", "restart-strategy.", "taskmanager.numberOfTaskSlots",
-                  "metrics.reporter.prom.factory.class", "parallelism.default")
+JOB_LEVEL_KEYS = ("execution.checkpointing.", "state.backend.", "pipeline.", "table.", "python.fn-execution.",
+                  "restart-strategy.", "taskmanager.numberOfTaskSlots", "metrics.reporter.prom.factory.class",
+                  "parallelism.default")
 #: The job process's JVM logging (PyFlink's gateway reads log4j-cli.properties): warnings
 #: and errors to its console, which is the deployment's job.log; checkpoints as they complete.
 JOB_LOG4J = """rootLogger.level = WARN

@@ -130,11 +130,9 @@ def build_flink_deployment(stream: TDAStream, image: str, flink_python_jar: str)
         "taskmanager.numberOfTaskSlots": "1",
         "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
         "metrics.reporter.prom.port": "9249",
-        # Latency: watermarks every 50 ms (default 200), network buffers flushed after 10 ms
-        # (default 100), and the Python worker gets its windows in bundles finished after
-        # 10 ms (default 1 s) -- one window is one call.
+        # Latency: watermarks every 50 ms (default 200), and the Python worker gets its
+        # windows in bundles finished after 10 ms (default 1 s) -- one window is one call.
         "pipeline.auto-watermark-interval": "50 ms",
-        "execution.buffer-timeout.interval": "10 ms",
         "python.fn-execution.bundle.time": "10",
         "python.fn-execution.bundle.size": "1000",
     }

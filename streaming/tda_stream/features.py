@@ -1,11 +1,13 @@
 """Topological features of one window of one key: pure functions over numpy arrays.
 
-The Flink job calls :func:`window_record` per (key, window); tests call the same function
-offline on the same points, so every output record can be checked exactly.
+The Flink job calls :func:`diagrams_of` and :func:`record_of` per (key, window) (count
+windows: :func:`window_record`, the two together); tests call the same functions offline
+on the same points, so every output record can be checked exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -105,3 +107,13 @@ def window_record(
     the key compares against."""
     diagrams = diagrams_of(points_of(values, spec.embedding), spec.computation)
     return record_of(spec, key, window_start, window_end, int(values.shape[0]), diagrams, previous), diagrams
+
+
+def encode_diagrams(diagrams: Diagrams) -> list[list[list[float | None]]]:
+    """Diagrams as JSON-ready lists (death None for an essential class)."""
+    return [[[b, None if np.isinf(d) else d] for b, d in diagram.tolist()] for diagram in diagrams]
+
+
+def decode_diagrams(stored: Sequence[Sequence[Sequence[float | None]]]) -> Diagrams:
+    return [np.array([[b, np.inf if d is None else d] for b, d in diagram], dtype=np.float64).reshape(-1, 2)
+            for diagram in stored]

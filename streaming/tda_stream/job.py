@@ -4,10 +4,10 @@
 
 (on a cluster the FlinkDeployment runs it through PythonDriver with ``-pym tda_stream.job``).
 Records are parsed, checked, keyed and windowed on the JVM (:mod:`tda_stream.sql`);
-Python is entered once per (key, window) to compute the diagrams, the features and the
-change score against the key's previous window, whose diagrams Flink's keyed state holds,
-so they survive restarts. Output and dead-letter records are written in Kafka transactions
-committed with each checkpoint.
+Python is entered per (key, window) to compute the diagrams, then the features and the
+change score against the key's previous window, which Flink's keyed state holds (SQL
+LAG), so it survives restarts. Output and dead-letter records are written in Kafka transactions committed
+with each checkpoint.
 """
 
 from __future__ import annotations
@@ -76,34 +76,57 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), allow_nan=False)
 
 
-def _keyed_windows(document: str) -> tuple[Any, Any]:
-    """The job's one Python step, keyed by series; its keyed state holds what the key's next
-    window needs, so it survives restarts."""
+def _functions(document: str) -> tuple[Any, Any]:
+    """The two Python steps of a time window, as SQL scalar functions."""
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import FunctionContext, ScalarFunction, udf
+
+    class WindowDiagrams(ScalarFunction):  # type: ignore[misc]
+        """(start, end, count, points) -> the window's diagrams, as JSON."""
+
+        def open(self, function_context: FunctionContext) -> None:
+            self.spec = parse(document)
+
+        def eval(self, start: Any, end: Any, count: int, points: str) -> str:
+            values = window_values(points, self.spec)
+            diagrams = features.diagrams_of(features.points_of(values, self.spec.embedding), self.spec.computation)
+            return dumps({"windowStart": epoch_ms(start), "windowEnd": epoch_ms(end), "count": int(count),
+                          "diagrams": features.encode_diagrams(diagrams)})
+
+    class WindowRecord(ScalarFunction):  # type: ignore[misc]
+        """(key, this window's diagrams, the previous window's or NULL) -> the output record."""
+
+        def open(self, function_context: FunctionContext) -> None:
+            self.spec = parse(document)
+            self.scores = ChangeScores(function_context.get_metric_group())
+
+        def eval(self, key: str, current: str, previous: str | None) -> str:
+            now = json.loads(current)
+            before = features.decode_diagrams(json.loads(previous)["diagrams"]) if previous else None
+            record = features.record_of(self.spec, key, now["windowStart"], now["windowEnd"], now["count"],
+                                        features.decode_diagrams(now["diagrams"]), before)
+            self.scores.observe(record)
+            return dumps(record)
+
+    return (udf(WindowDiagrams(), result_type=DataTypes.STRING()),
+            udf(WindowRecord(), result_type=DataTypes.STRING()))
+
+
+def _count_windows(document: str) -> Any:
     from pyflink.common import Row, Types
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import ValueStateDescriptor
 
-    class WindowFeatures(KeyedProcessFunction):  # type: ignore[misc]
-        """Time windows: one row in per (key, window) closed on the JVM -- (key, start, end,
-        points) -- and the window's record out, scored against the key's previous window."""
+    class CountWindowFeatures(KeyedProcessFunction):  # type: ignore[misc]
+        """Count windows: the key's last sizeRecords records, every slideRecords records
+        (arrival order), spanning their event times. One row in per record; keyed state:
+        the key's recent records and its previous window's diagrams."""
 
         def open(self, runtime_context: RuntimeContext) -> None:
             self.spec = parse(document)
-            self.state = runtime_context.get_state(ValueStateDescriptor("window", Types.PICKLED_BYTE_ARRAY()))
+            state = ValueStateDescriptor("count-window", Types.PICKLED_BYTE_ARRAY())
+            self.state = runtime_context.get_state(state)
             self.scores = ChangeScores(runtime_context.get_metrics_group())
-
-        def process_element(self, row: Any, ctx: Any) -> Any:
-            values = window_values(row[3], self.spec)
-            record, diagrams = features.window_record(self.spec, row[0], epoch_ms(row[1]), epoch_ms(row[2]),
-                                                      values, self.state.value())
-            self.state.update(diagrams)
-            self.scores.observe(record)
-            yield Row(row[0], dumps(record))
-
-    class CountWindowFeatures(WindowFeatures):
-        """Count windows: the key's last sizeRecords records, every slideRecords records
-        (arrival order), spanning their event times. One row in per record -- (key, event
-        order, point) -- and keyed state: the key's recent records and its previous diagrams."""
 
         def process_element(self, row: Any, ctx: Any) -> Any:
             window = self.spec.window
@@ -114,15 +137,16 @@ def _keyed_windows(document: str) -> tuple[Any, Any]:
             if emit:
                 times = [event_ms(order) for order, _ in recent]
                 values = window_values(sql.POINT_SEPARATOR.join(point for _, point in recent), self.spec)
-                record, previous = features.window_record(self.spec, row[0], min(times), max(times) + 1,
-                                                          values, previous)
+                record, diagrams = features.window_record(
+                    self.spec, row[0], min(times), max(times) + 1, values,
+                    features.decode_diagrams(previous) if previous is not None else None)
+                previous = features.encode_diagrams(diagrams)
                 self.scores.observe(record)
             self.state.update((seen, recent, previous))
             if emit:
                 yield Row(row[0], dumps(record))
 
-    function = CountWindowFeatures() if parse(document).window.type == "count" else WindowFeatures()
-    return function, Types.ROW_NAMED(["k", "payload"], [Types.STRING(), Types.STRING()])
+    return CountWindowFeatures(), Types.ROW_NAMED(["k", "payload"], [Types.STRING(), Types.STRING()])
 
 
 def flink_configuration() -> Any:
@@ -164,11 +188,17 @@ def build(spec: JobSpec, document: str) -> Any:
         t_env.execute_sql(dead_letters[0])
         statements.add_insert_sql(dead_letters[1])
     t_env.execute_sql(sql.output_table(spec))
-    function, row_type = _keyed_windows(document)
-    query = sql.records_query(spec) if spec.window.type == "count" else sql.windows_query(spec)
-    rows = t_env.to_data_stream(t_env.sql_query(query))
-    records = rows.key_by(lambda row: row[0], key_type=Types.STRING()).process(function, output_type=row_type)
-    statements.add_insert("window_features", t_env.from_data_stream(records))
+    if spec.window.type == "count":
+        function, row_type = _count_windows(document)
+        records = t_env.to_data_stream(t_env.sql_query(sql.records_query(spec)))
+        rows = records.key_by(lambda row: row[0], key_type=Types.STRING()).process(function, output_type=row_type)
+        statements.add_insert("window_features", t_env.from_data_stream(rows))
+    else:
+        diagrams, record = _functions(document)
+        t_env.create_temporary_function(sql.DIAGRAMS_FUNCTION, diagrams)
+        t_env.create_temporary_function(sql.RECORD_FUNCTION, record)
+        t_env.execute_sql(sql.windows_view(spec))
+        statements.add_insert_sql(sql.features_insert())
     return statements
 
 

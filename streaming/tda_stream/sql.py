@@ -3,8 +3,9 @@
 Parsing, validation, keying and windowing run on the JVM: the raw Kafka value is read
 once as a string, its fields are taken with JSON_VALUE, malformed records are routed to
 the dead-letter topic with a reason, and each (key, window) is aggregated into one row
-whose ``points`` column lists the window's records. Python is entered once per window,
-never per record -- except for count windows, whose records go to Python one by one.
+whose ``points`` column lists the window's records. Python is entered twice per window
+(its diagrams; its record, given the previous window's diagrams), never per record --
+except for count windows, whose records go to Python one by one.
 
 Every name that reaches a literal here passed spec.parse (no quote can occur), and
 literals are still escaped.
@@ -157,16 +158,31 @@ def records_query(spec: JobSpec) -> str:
     return f"SELECT `k`, `event_order`, {_point(spec)} AS `point` FROM `good`"
 
 
-def windows_query(spec: JobSpec) -> str:
-    """Time windows: one row per key and window -- (key, start, end, points) -- for the keyed
-    Python step.
+#: The Python functions the SQL calls: a window's diagrams, then its output record.
+DIAGRAMS_FUNCTION = "tda_window_diagrams"
+RECORD_FUNCTION = "tda_window_record"
+
+
+def windows_view(spec: JobSpec) -> str:
+    """One row per key and time window: its diagrams, computed in Python from ``points``.
 
     ``points`` joins each record as order,partition,offset,v0,v1,... (doubles printed so
     they parse back exactly); the Python side sorts by the first three. Window bounds are
-    TIMESTAMP(3) in the session time zone, which the job sets to UTC."""
-    return f"""SELECT `k`, `window_start`, `window_end`, LISTAGG({_point(spec)}, {literal(POINT_SEPARATOR)}) AS `points`
+    TIMESTAMP(3) in the session time zone, which the job sets to UTC. ``window_time``
+    stays an event-time attribute, so the next step can order windows by it."""
+    return f"""CREATE TEMPORARY VIEW `windows` AS SELECT `k`, `window_time`,
+  {DIAGRAMS_FUNCTION}(`window_start`, `window_end`, COUNT(*),
+    LISTAGG({_point(spec)}, {literal(POINT_SEPARATOR)})) AS `current`
 FROM TABLE({_window_table(spec)})
-GROUP BY `k`, `window_start`, `window_end`"""
+GROUP BY `k`, `window_start`, `window_end`, `window_time`"""
+
+
+def features_insert() -> str:
+    """Each window's record, with the key's previous window (LAG keeps it in Flink's keyed
+    state, so restarts keep it) for the change score."""
+    return f"""INSERT INTO `window_features` SELECT `k`, {RECORD_FUNCTION}(`k`, `current`, `previous`) FROM (
+  SELECT `k`, `current`, LAG(`current`) OVER (PARTITION BY `k` ORDER BY `window_time`) AS `previous`
+  FROM `windows`)"""
 
 
 def output_table(spec: JobSpec) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import pickle
 from pathlib import Path
 
 import jsonschema
@@ -85,7 +84,7 @@ def test_sql_quotes_every_name_it_embeds():
     source = sql.source_table(spec)
     assert "'topic' = 'sensors'" in source and "'properties.group.id' = 'tda-lab-sensors'" in source
     assert "read_committed" in source and "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '0 00:00:01.000'" in source
-    assert "HOP(TABLE `good`" in sql.windows_query(spec)
+    assert "HOP(TABLE `good`" in sql.windows_view(spec) and "LAG(`current`)" in sql.features_insert()
     reasons = sql.reason_expression(spec)
     assert "record.keyField sensor" in reasons and "record.valueFields value" in reasons
     assert "record.timestampField ts" in reasons
@@ -99,7 +98,7 @@ def test_tumbling_windows_and_kafka_time():
     record = {"keyField": "id", "valueFields": ["x", "y"]}
     spec = parse(json.dumps(document(record=record, embedding=None,
                                      window={"type": "tumbling", "size": "5s"})))
-    assert "TUMBLE(TABLE `good`, DESCRIPTOR(`rowtime`), INTERVAL '0 00:00:05.000'" in sql.windows_query(spec)
+    assert "TUMBLE(TABLE `good`, DESCRIPTOR(`rowtime`), INTERVAL '0 00:00:05.000'" in sql.windows_view(spec)
     assert "`rowtime` AS `kafka_ts`" in sql.source_table(spec)
     assert spec.point_dimension == 2 and spec.timestamp_field is None
 
@@ -146,7 +145,7 @@ def test_the_change_score_is_w1_to_the_previous_window_and_zero_for_the_same_win
     want = sum(tda_core.wasserstein(a[np.isfinite(a[:, 1])], b[np.isfinite(b[:, 1])], p=1.0, delta=0.0)
                for a, b in zip(diagrams, noisy, strict=True))
     assert changed["changeScore"] == pytest.approx(want) and changed["changeScore"] > 0.5
-    restored = pickle.loads(pickle.dumps(diagrams))  # as Flink's keyed state keeps them
+    restored = features.decode_diagrams(json.loads(json.dumps(features.encode_diagrams(diagrams))))
     assert features.change_score(restored, noisy) == pytest.approx(want)
 
 
