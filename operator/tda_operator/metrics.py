@@ -39,6 +39,9 @@ DATASETS_PROCESSED = Counter(
     ["result"],
     registry=REGISTRY,
 )
+EVENTS_DROPPED = Counter(
+    "tda_operator_events_dropped", "Events not posted because too many were waiting.", registry=REGISTRY
+)
 COMPUTE_SECONDS = Counter(
     "tda_operator_compute_seconds", "Worker compute time of finished TDAJobs.", registry=REGISTRY
 )

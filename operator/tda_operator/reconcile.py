@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -35,6 +36,9 @@ FINISHING_RECHECK_SECONDS = 2.0
 #: are at least this far apart per TDAJob: a burst of pod and record events becomes one write.
 #: Phase changes (a finished run above all) are written at once.
 COALESCE_SECONDS = 5.0
+#: Events waiting to be posted before new ones are dropped, and the threads posting them.
+EVENT_BACKLOG = 2_000
+EVENT_POSTERS = 4
 
 
 def now() -> str:
@@ -54,6 +58,7 @@ class Reconciler:
         self.cache = cache
         self.settings = settings
         self.queue = WorkQueue(self.reconcile, workers=workers)
+        self.events = EventPoster()
         self._identities: set[str] = set()
         self._identity_lock = threading.Lock()
         self._estimate = _estimate_rips()
@@ -62,6 +67,7 @@ class Reconciler:
 
     def start(self) -> None:
         self.queue.start()
+        self.events.start()
         threading.Thread(target=self._resync, name="resync", daemon=True).start()
 
     def _resync(self) -> None:
@@ -235,11 +241,36 @@ class Reconciler:
             "lastTimestamp": now(),
             "count": 1,
         }
+        self.events.post(event)
+
+
+class EventPoster:
+    """Events are posted by threads of their own, so a reconcile never waits for one (on a
+    busy API server each takes a reconcile thread for hundreds of ms). An Event is a courtesy --
+    the status is the record -- so when too many wait, new ones are dropped and counted."""
+
+    def __init__(self, backlog: int = EVENT_BACKLOG) -> None:
+        self._waiting: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=backlog)
+
+    def start(self, threads: int = EVENT_POSTERS) -> None:
+        for number in range(threads):
+            threading.Thread(target=self._run, name=f"events-{number}", daemon=True).start()
+
+    def post(self, event: dict[str, Any]) -> None:
         try:
-            kube.create_event(event)
-        except Exception as error:  # noqa: BLE001 - an Event is a courtesy; the status is the record
-            log.warning("posting an Event for %s/%s failed (%s)", tdajob.metadata.namespace, tdajob.metadata.name,
-                        type(error).__name__)
+            self._waiting.put_nowait(event)
+        except queue.Full:
+            metrics.EVENTS_DROPPED.inc()
+
+    def _run(self) -> None:
+        while True:
+            event = self._waiting.get()
+            try:
+                kube.create_event(event)
+            except Exception as error:  # noqa: BLE001 - an Event is a courtesy; the status is the record
+                involved = event["involvedObject"]
+                log.warning("posting an Event for %s/%s failed (%s)", involved["namespace"], involved["name"],
+                            type(error).__name__)
 
 
 def _owned_by(obj: dict[str, Any], uid: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 
 import pytest
 import tda_contract as contract
@@ -466,3 +467,29 @@ def test_progress_within_a_phase_is_coalesced_but_a_finished_run_is_written_at_o
     reconciler.reconcile(KEY)
     assert written_statuses[-1]["phase"] == "Succeeded" and len(written_statuses) == 3
     assert KEY not in reconciler._written
+
+
+def test_events_are_posted_off_the_reconcile_and_dropped_when_too_many_wait(monkeypatch):
+    import threading
+
+    from tda_operator import metrics, reconcile
+
+    posted, release = [], threading.Event()
+
+    def create_event(event):
+        release.wait(10)
+        posted.append(event["reason"])
+
+    monkeypatch.setattr(reconcile.kube, "create_event", create_event)
+    poster = reconcile.EventPoster(backlog=2)
+    dropped = metrics.EVENTS_DROPPED._value.get()
+    event = {"reason": "", "involvedObject": {"namespace": NAMESPACE, "name": "torus"}}
+    for reason in ("a", "b", "c"):
+        poster.post({**event, "reason": reason})  # nothing posts yet: the third is one too many
+    assert metrics.EVENTS_DROPPED._value.get() == dropped + 1
+    poster.start(threads=1)
+    release.set()
+    deadline = time.monotonic() + 10
+    while len(posted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert posted == ["a", "b"]
