@@ -80,6 +80,24 @@ def make(queues: list[WorkQueue], handler: Callable[[Hashable], float | None], c
     return queue
 
 
+def holding_a(queues: list[WorkQueue]) -> tuple[WorkQueue, Handler, threading.Event]:
+    """A started one-worker queue whose first look at "a" is in hand until ``release`` is set."""
+    entered, release = threading.Event(), threading.Event()
+
+    def behave(key, n):
+        if key == "a" and n == 1:
+            entered.set()
+            assert release.wait(TIMEOUT)
+        return None
+
+    handler = Handler(behave)
+    queue = make(queues, handler, workers=1)
+    queue.start()
+    queue.add("a")
+    assert entered.wait(TIMEOUT)
+    return queue, handler, release
+
+
 def test_a_key_added_many_times_while_queued_is_handled_once(queues):
     handler = Handler()
     queue = make(queues, handler, workers=1)
@@ -115,19 +133,7 @@ def test_urgent_keys_go_before_the_others_in_their_order(queues):
 
 def test_a_key_made_urgent_while_handled_keeps_its_urgency(queues):
     """A Job that finishes while its TDAJob is being reconciled: the next look goes first."""
-    entered, release = threading.Event(), threading.Event()
-
-    def behave(key, n):
-        if key == "a" and n == 1:
-            entered.set()
-            assert release.wait(TIMEOUT)
-        return None
-
-    handler = Handler(behave)
-    queue = make(queues, handler, workers=1)
-    queue.start()
-    queue.add("a")
-    assert entered.wait(TIMEOUT)
+    queue, handler, release = holding_a(queues)
     queue.add("b")
     queue.add("a", urgent=True)
     queue.add("a")  # a later ordinary event does not take the urgency back
@@ -137,19 +143,7 @@ def test_a_key_made_urgent_while_handled_keeps_its_urgency(queues):
 
 
 def test_a_key_added_while_handled_is_handled_again_after(queues):
-    entered, release = threading.Event(), threading.Event()
-
-    def behave(key, n):
-        if key == "a" and n == 1:
-            entered.set()
-            assert release.wait(TIMEOUT)
-        return None
-
-    handler = Handler(behave)
-    queue = make(queues, handler, workers=1)
-    queue.start()
-    queue.add("a")
-    assert entered.wait(TIMEOUT)
+    queue, handler, release = holding_a(queues)
     for _ in range(20):
         queue.add("a")
     assert handler.count("a") == 1
