@@ -124,7 +124,7 @@ class Cache:
         involved = event.get("involvedObject") or {}
         series = event.get("series") or {}
         when = str(series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("eventTime") or "")
-        problem = creation_problem([event], str(involved.get("name") or ""))
+        problem = creation_problem(event, str(involved.get("name") or ""))
         with self._lock:
             run = self._runs.get(key)
             if run is None or run.tdajob is None or problem is None:

@@ -188,11 +188,13 @@ class Reconciler:
     # ------------------------------------------------------------------ the write
 
     def _hold(self, key: Key, old: TDAJobStatus, new: TDAJobStatus) -> float:
-        """Seconds to wait before writing ``new`` (0: write now)."""
-        if not status_fn.same_phase(old, new) or not status_fn.status_changed(old, new):
-            return 0.0
+        """Seconds to wait before writing ``new`` (0: write now). The status comparison, the
+        costly part, is made only inside the coalescing window."""
         last = self._written.get(key)
-        return 0.0 if last is None else last + COALESCE_SECONDS - time.monotonic()
+        if last is None or not status_fn.same_phase(old, new):
+            return 0.0
+        wait = last + COALESCE_SECONDS - time.monotonic()
+        return wait if wait > 0 and status_fn.status_changed(old, new) else 0.0
 
     def publish(self, key: Key, run: Run, new: TDAJobStatus) -> bool:
         """Write the status when it changed, over the version it came from; False when that is stale."""

@@ -492,23 +492,20 @@ def same_phase(old: TDAJobStatus, new: TDAJobStatus) -> bool:
         old.observedGeneration == new.observedGeneration
 
 
-def creation_problem(events: list[dict[str, Any]], job_name: str) -> tuple[str, str] | None:
-    """Why the Job controller cannot create pods, from its FailedCreate Events, in our own words.
+def creation_problem(event: dict[str, Any], job_name: str) -> tuple[str, str] | None:
+    """Why the Job controller cannot create pods, from one of its FailedCreate Events, in our own words.
 
-    The Events' own text (quota figures, policy details) stays on the Job for those who may
+    The Event's own text (quota figures, policy details) stays on the Job for those who may
     read it; the TDAJob names the kind of problem and where to look.
     """
-    for event in sorted(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""), reverse=True):
-        if event.get("reason") != "FailedCreate":
-            continue
-        text = str(event.get("message") or "")
-        where = f"see `kubectl describe job {job_name}`"
-        if "violates PodSecurity" in text:
-            return ("PodSecurityViolation",
-                    f"the namespace's Pod Security admission refuses the worker pods; {where}")
-        if "exceeded quota" in text:
-            return "QuotaExceeded", f"a ResourceQuota of the namespace refuses the worker pods; {where}"
-        if "forbidden" in text:
-            return "PodCreationForbidden", f"admission refuses the worker pods; {where}"
-        return "PodCreationFailed", f"the Job controller cannot create the worker pods; {where}"
-    return None
+    if event.get("reason") != "FailedCreate":
+        return None
+    text = str(event.get("message") or "")
+    where = f"see `kubectl describe job {job_name}`"
+    if "violates PodSecurity" in text:
+        return "PodSecurityViolation", f"the namespace's Pod Security admission refuses the worker pods; {where}"
+    if "exceeded quota" in text:
+        return "QuotaExceeded", f"a ResourceQuota of the namespace refuses the worker pods; {where}"
+    if "forbidden" in text:
+        return "PodCreationForbidden", f"admission refuses the worker pods; {where}"
+    return "PodCreationFailed", f"the Job controller cannot create the worker pods; {where}"
